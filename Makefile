@@ -1,0 +1,116 @@
+# kvscope: the one build. BPF objects with clang, skeletons with bpftool,
+# the agent, and the tests.
+
+CC	?= gcc
+CLANG	?= clang
+BPFTOOL	?= bpftool
+ARCH	:= x86
+BUILD	:= build
+VERSION	:= $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+GITREV	:= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+WARN	:= -Wall -Wextra -Werror
+CFLAGS	?= -O2 -g
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -Iagent -I$(BUILD) \
+	-DKVSCOPE_VERSION='"$(VERSION)"' -DKVSCOPE_REVISION='"$(GITREV)"'
+LIBS	:= -lbpf -lelf -lz -lcapstone -lmicrohttpd -lyaml -lpthread
+SAN	:= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+BPF_SRCS	:= $(wildcard bpf/*.bpf.c)
+BPF_OBJS	:= $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
+SKELS		:= $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+AGENT_SRCS	:= $(wildcard agent/*.c)
+LIB_SRCS	:= $(filter-out agent/main.c,$(AGENT_SRCS))
+PROFILES	:= $(sort $(wildcard profiles/*.yaml))
+UNIT_SRCS	:= $(wildcard tests/unit/test_*.c)
+
+# Two flavours of the agent: plain, and ASan/UBSan for the tests.
+OBJS		:= $(patsubst agent/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) $(BUILD)/obj/profiles_builtin.o
+SAN_OBJS	:= $(patsubst agent/%.c,$(BUILD)/san/%.o,$(LIB_SRCS)) $(BUILD)/san/profiles_builtin.o
+UNIT_BINS	:= $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+
+.PHONY: all deps agent test unit integration fidelity bench e2e clean format run check-format
+all: agent
+
+agent: $(BUILD)/kvscope $(BUILD)/san/kvscope
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD) $(BUILD)/obj $(BUILD)/san $(BUILD)/tests:
+	@mkdir -p $@
+
+# BPF: CO-RE objects against the committed vmlinux.h, then skeletons.
+$(BUILD)/%.bpf.o: bpf/%.bpf.c include/*.h | $(BUILD)
+	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Iinclude \
+		-Wall -Werror -c $< -o $@
+	llvm-strip -g $@ 2>/dev/null || true
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< > $@
+
+.SECONDARY: $(BPF_OBJS)
+
+# Profiles ship inside the binary; --profile.dir adds more.
+$(BUILD)/profiles_builtin.c: $(PROFILES) scripts/embed-profiles.sh | $(BUILD)
+	scripts/embed-profiles.sh $(PROFILES) > $@
+
+$(BUILD)/obj/profiles_builtin.o: $(BUILD)/profiles_builtin.c | $(BUILD)/obj
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -c $< -o $@
+$(BUILD)/san/profiles_builtin.o: $(BUILD)/profiles_builtin.c | $(BUILD)/san
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SAN) -c $< -o $@
+
+$(BUILD)/obj/%.o: agent/%.c agent/*.h include/*.h $(SKELS) | $(BUILD)/obj
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -c $< -o $@
+$(BUILD)/san/%.o: agent/%.c agent/*.h include/*.h $(SKELS) | $(BUILD)/san
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SAN) -c $< -o $@
+
+$(BUILD)/libkvscope.a: $(OBJS)
+	ar rcs $@ $^
+$(BUILD)/san/libkvscope.a: $(SAN_OBJS)
+	ar rcs $@ $^
+
+$(BUILD)/kvscope: $(BUILD)/obj/main.o $(BUILD)/libkvscope.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+$(BUILD)/san/kvscope: $(BUILD)/san/main.o $(BUILD)/san/libkvscope.a
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LIBS)
+
+# Unit tests: cmocka, built with sanitizers.
+$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/san/libkvscope.a | $(BUILD)/tests
+	$(CC) $(BASE_CFLAGS) -Itests/unit $(CFLAGS) $(SAN) -o $@ $< $(BUILD)/san/libkvscope.a \
+		$(LIBS) -lcmocka
+
+unit: $(UNIT_BINS)
+	@tests/run-unit.sh $(UNIT_BINS)
+
+integration: agent
+	@tests/integration/run.sh
+
+# The README's test command: installs what it needs, builds, runs every test.
+test: deps
+	@$(MAKE) --no-print-directory agent
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory integration
+
+# The README's run command: kvscope on this host; a local 3-node etcd demo
+# when no store is running.
+run: deps
+	@$(MAKE) --no-print-directory $(BUILD)/kvscope
+	@scripts/run.sh
+
+format:
+	clang-format -i agent/*.c agent/*.h include/*.h bpf/*.bpf.c tests/unit/*.c tests/unit/*.h
+
+check-format:
+	@clang-format --dry-run --Werror agent/*.c agent/*.h include/*.h bpf/*.bpf.c tests/unit/*.c tests/unit/*.h
+
+clean:
+	rm -rf $(BUILD)
+
+# Go fixtures for the unit tests: stripped like a packaged binary.
+GO_FIXTURES := $(patsubst tests/fixtures/%/main.go,$(BUILD)/fixtures/%,$(wildcard tests/fixtures/*/main.go))
+$(BUILD)/fixtures/%: tests/fixtures/%/main.go
+	@mkdir -p $(@D)
+	cd tests/fixtures/$* && GO111MODULE=off GOFLAGS= CGO_ENABLED=0 GOCACHE=$(abspath $(BUILD))/gocache \
+		go build -trimpath -ldflags='-s -w' -o $(abspath $@) .
+$(UNIT_BINS): $(GO_FIXTURES)

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Scrape-time aggregation: sums the per-CPU BPF maps and writes every metric
+ * family of the exposition.
+ */
+#ifndef KVSCOPE_COLLECTOR_H
+#define KVSCOPE_COLLECTOR_H
+
+#include "attach.h"
+#include "expo.h"
+#include "targets.h"
+
+struct collector {
+	struct target_table *targets;
+	struct bpf_maps maps;
+	const double *bounds; /* histogram bounds, seconds */
+	int nbounds;
+	const char *procfs;
+};
+
+/* An http_render_fn. */
+void collector__render(void *ctx, struct expo *out);
+
+#endif

@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KVSCOPE_COMMANDS_H
+#define KVSCOPE_COMMANDS_H
+
+#include "cli.h"
+
+/* The daemon: discovery, attach, and the metrics endpoint until a signal. */
+int cmd_run(const struct config *cfg);
+/* Lists the probe sites for a binary or a process. */
+int cmd_probes(const struct config *cfg);
+
+#endif

@@ -1,0 +1,336 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "gopclntab.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Where the parts of one table live, whatever its header format. */
+struct layout {
+	int version;
+	unsigned ptrsize;
+	unsigned word;	  /* size of a functab field: ptrsize, or 4 from 1.18 on */
+	uint64_t nfunc;
+	uint64_t text_base; /* added to each entry: 0 before 1.18 */
+	const unsigned char *names; /* base of name offsets */
+	size_t names_len;
+	const unsigned char *ftab; /* functab */
+	size_t ftab_len;
+	const unsigned char *records; /* base of func record offsets */
+	size_t records_len;
+};
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+static uint64_t read_le(const unsigned char *p, unsigned size)
+{
+	uint64_t v = 0;
+	unsigned i;
+
+	for (i = 0; i < size; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+static int version_of_magic(uint32_t magic)
+{
+	switch (magic) {
+	case GOPCLNTAB_MAGIC_12:
+		return 12;
+	case GOPCLNTAB_MAGIC_116:
+		return 116;
+	case GOPCLNTAB_MAGIC_118:
+		return 118;
+	case GOPCLNTAB_MAGIC_120:
+		return 120;
+	}
+	return 0;
+}
+
+/* The fixed first 8 bytes: magic, two zero pads, instruction quantum, pointer size. */
+static bool header_prefix_ok(const unsigned char *p, size_t len)
+{
+	unsigned quantum, ptrsize;
+
+	if (len < 8 || !version_of_magic((uint32_t)read_le(p, 4)))
+		return false;
+	quantum = p[6];
+	ptrsize = p[7];
+	return p[4] == 0 && p[5] == 0 && (quantum == 1 || quantum == 2 || quantum == 4) &&
+	       (ptrsize == 4 || ptrsize == 8);
+}
+
+/* Header field i (after the 8-byte prefix), each one pointer wide. */
+static uint64_t header_field(const unsigned char *p, unsigned ptrsize, unsigned i)
+{
+	return read_le(p + 8 + (size_t)i * ptrsize, ptrsize);
+}
+
+static int region(const unsigned char *p, size_t len, uint64_t off, const char *what,
+		  const unsigned char **out, size_t *out_len, char *err, size_t errlen)
+{
+	if (off >= len)
+		return fail(err, errlen, "pclntab %s offset %#llx outside the table", what,
+			    (unsigned long long)off);
+	*out = p + off;
+	*out_len = len - off;
+	return 0;
+}
+
+static int layout_go12(const unsigned char *p, size_t len, struct layout *l, char *err,
+		       size_t errlen)
+{
+	/* One table: names and records are both found from its start. */
+	l->word = l->ptrsize;
+	l->names = p;
+	l->names_len = len;
+	l->records = p;
+	l->records_len = len;
+	return region(p, len, 8 + l->ptrsize, "functab", &l->ftab, &l->ftab_len, err, errlen);
+}
+
+static int layout_go116(const unsigned char *p, size_t len, struct layout *l, char *err,
+			size_t errlen)
+{
+	if (len < 8 + 7 * (size_t)l->ptrsize)
+		return fail(err, errlen, "pclntab header truncated");
+	l->word = l->ptrsize;
+	if (region(p, len, header_field(p, l->ptrsize, 2), "funcname", &l->names, &l->names_len,
+		   err, errlen))
+		return -1;
+	return region(p, len, header_field(p, l->ptrsize, 6), "functab", &l->ftab, &l->ftab_len,
+		      err, errlen);
+}
+
+static int layout_go118(const unsigned char *p, size_t len, uint64_t text_fallback,
+			struct layout *l, char *err, size_t errlen)
+{
+	if (len < 8 + 8 * (size_t)l->ptrsize)
+		return fail(err, errlen, "pclntab header truncated");
+	l->word = 4;
+	/* textStart may be left for a dynamic relocation to fill in. */
+	l->text_base = header_field(p, l->ptrsize, 2);
+	if (l->text_base == 0)
+		l->text_base = text_fallback;
+	if (l->text_base == 0)
+		return fail(err, errlen, "pclntab textStart is zero");
+	if (region(p, len, header_field(p, l->ptrsize, 3), "funcname", &l->names, &l->names_len,
+		   err, errlen))
+		return -1;
+	return region(p, len, header_field(p, l->ptrsize, 7), "functab", &l->ftab, &l->ftab_len,
+		      err, errlen);
+}
+
+static int read_layout(const unsigned char *p, size_t len, uint64_t text_fallback,
+		       struct layout *l, char *err, size_t errlen)
+{
+	size_t slots;
+	int rc;
+
+	memset(l, 0, sizeof(*l));
+	if (len < 8 + 8)
+		return fail(err, errlen, "pclntab truncated (%zu bytes)", len);
+	l->version = version_of_magic((uint32_t)read_le(p, 4));
+	if (!l->version)
+		return fail(err, errlen, "bad pclntab magic %#x", (unsigned)read_le(p, 4));
+	if (!header_prefix_ok(p, len))
+		return fail(err, errlen, "bad pclntab header");
+	l->ptrsize = p[7];
+	l->nfunc = header_field(p, l->ptrsize, 0);
+	if (l->version == 12)
+		rc = layout_go12(p, len, l, err, errlen);
+	else if (l->version == 116)
+		rc = layout_go116(p, len, l, err, errlen);
+	else
+		rc = layout_go118(p, len, text_fallback, l, err, errlen);
+	if (rc)
+		return rc;
+	if (!l->records) {
+		l->records = l->ftab;
+		l->records_len = l->ftab_len;
+	}
+	slots = l->ftab_len / l->word;
+	if (l->nfunc == 0 || slots < 3 || l->nfunc > (slots - 1) / 2)
+		return fail(err, errlen, "pclntab nfunc %llu does not fit the table",
+			    (unsigned long long)l->nfunc);
+	return 0;
+}
+
+static int read_name(const struct layout *l, uint64_t funcoff, size_t i, const char **name,
+		     char *err, size_t errlen)
+{
+	const unsigned char *f = l->records + funcoff;
+	int64_t nameoff = (int32_t)read_le(f + l->word, 4);
+
+	if (nameoff < 0 || (uint64_t)nameoff >= l->names_len ||
+	    !memchr(l->names + nameoff, 0, l->names_len - (size_t)nameoff))
+		return fail(err, errlen, "pclntab function %zu: name offset %lld out of range", i,
+			    (long long)nameoff);
+	*name = (const char *)l->names + nameoff;
+	return 0;
+}
+
+/* Checks one functab row and its _func record; fills fn. */
+static int read_func(const struct layout *l, size_t i, struct go_func *fn, char *err,
+		     size_t errlen)
+{
+	const unsigned char *row = l->ftab + 2 * i * l->word;
+	uint64_t entry = read_le(row, l->word);
+	uint64_t funcoff = read_le(row + l->word, l->word);
+	uint64_t next = read_le(row + 2 * l->word, l->word);
+
+	if (next < entry)
+		return fail(err, errlen, "pclntab functab not ascending at function %zu", i);
+	if (funcoff >= l->records_len || l->records_len - funcoff < (uint64_t)l->word + 4)
+		return fail(err, errlen, "pclntab function %zu: record offset %#llx out of range",
+			    i, (unsigned long long)funcoff);
+	if (read_le(l->records + funcoff, l->word) != entry)
+		return fail(err, errlen, "pclntab function %zu: record entry does not match", i);
+	fn->entry = l->text_base + entry;
+	fn->size = next - entry;
+	return read_name(l, funcoff, i, &fn->name, err, errlen);
+}
+
+int gopclntab__parse(const unsigned char *bytes, size_t len, uint64_t text_fallback,
+		     struct gopclntab *out, char *err, size_t errlen)
+{
+	struct layout l;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	if (read_layout(bytes, len, text_fallback, &l, err, errlen))
+		return -1;
+	out->funcs = calloc(l.nfunc, sizeof(*out->funcs));
+	if (!out->funcs)
+		return fail(err, errlen, "out of memory for %llu functions",
+			    (unsigned long long)l.nfunc);
+	for (i = 0; i < l.nfunc; i++) {
+		if (read_func(&l, i, &out->funcs[i], err, errlen))
+			goto free_funcs;
+	}
+	out->nfuncs = l.nfunc;
+	out->version = l.version;
+	out->text_start = l.text_base;
+	return 0;
+
+free_funcs:
+	gopclntab__free(out);
+	return -1;
+}
+
+void gopclntab__free(struct gopclntab *tab)
+{
+	if (!tab)
+		return;
+	free(tab->funcs);
+	memset(tab, 0, sizeof(*tab));
+}
+
+/* The runtime's moduledata starts with a pointer to the table: look for it. */
+static bool referenced_from_data(const struct elf_image *img, uint64_t vaddr, unsigned ptrsize)
+{
+	size_t s, off;
+
+	for (s = 0; s < img->nloads; s++) {
+		const struct elf_segment *seg = &img->loads[s];
+		const unsigned char *p = img->data + seg->offset;
+
+		if (!(seg->flags & PF_W))
+			continue;
+		for (off = (-seg->vaddr) & (ptrsize - 1); off + ptrsize <= seg->filesz;
+		     off += ptrsize) {
+			if (read_le(p + off, ptrsize) == vaddr)
+				return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Tries each header-shaped candidate of one segment. With require_ref only
+ * those the moduledata points at, and a bad one is corrupt; without, any
+ * that passes every check. 0 found, -ENOENT, -1 corrupt.
+ */
+static int scan_segment(const struct elf_image *img, const struct elf_segment *seg,
+			bool require_ref, struct gopclntab *out, char *err, size_t errlen)
+{
+	const unsigned char *base = img->data + seg->offset;
+	size_t off;
+
+	for (off = (-seg->vaddr) & 3; off + 16 <= seg->filesz; off += 4) {
+		const unsigned char *p = base + off;
+		uint64_t vaddr = seg->vaddr + off;
+
+		if (p[3] != 0xff || !header_prefix_ok(p, seg->filesz - off))
+			continue;
+		if (require_ref && !referenced_from_data(img, vaddr, p[7]))
+			continue;
+		if (gopclntab__parse(p, seg->filesz - off, 0, out, err, errlen)) {
+			if (require_ref)
+				return -1;
+			continue;
+		}
+		out->vaddr = vaddr;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static int scan_segments(const struct elf_image *img, struct gopclntab *out, char *err,
+			 size_t errlen)
+{
+	int pass, rc;
+	size_t i;
+
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < img->nloads; i++) {
+			rc = scan_segment(img, &img->loads[i], pass == 0, out, err, errlen);
+			if (rc != -ENOENT)
+				return rc;
+		}
+	}
+	return -ENOENT;
+}
+
+static int load_from_section(const struct elf_image *img, const struct elf_section *sec,
+			     struct gopclntab *out, char *err, size_t errlen)
+{
+	struct elf_section text = {0};
+
+	elf_image__section(img, ".text", &text);
+	if (gopclntab__parse(sec->bytes, sec->size, text.vaddr, out, err, errlen))
+		return -1;
+	out->vaddr = sec->vaddr;
+	return 0;
+}
+
+int gopclntab__load(const struct elf_image *img, struct gopclntab *out, char *err,
+		    size_t errlen)
+{
+	/* PIE binaries keep the table in a relocated read-only data section. */
+	static const char *const names[] = {".gopclntab", ".data.rel.ro.gopclntab"};
+	struct elf_section sec;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (elf_image__section(img, names[i], &sec) == 0)
+			return load_from_section(img, &sec, out, err, errlen);
+	}
+	return scan_segments(img, out, err, errlen);
+}

@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * One generic uprobe program for every store site. The attach cookie is the
+ * index of a struct kvs_site that says what the hit means; the program keeps
+ * per-CPU counts and histograms so no per-request event reaches userspace.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include "kvscope.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Finite histogram bounds in nanoseconds, set by the agent before load. */
+const volatile __u64 bucket_bounds_ns[KVS_MAX_BUCKETS] = {};
+const volatile __u32 bucket_count = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KVS_MAX_SITES);
+	__type(key, __u32);
+	__type(value, struct kvs_site);
+} sites SEC(".maps");
+
+/* Requests between start and end; shared because goroutines change CPUs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KVS_INFLIGHT_MAX);
+	__type(key, struct kvs_inflight_key);
+	__type(value, struct kvs_inflight);
+} inflight SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct kvs_stat_key);
+	__type(value, struct kvs_stat);
+} stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, KVS_MAX_TARGETS * KVS_GAUGE_COUNT);
+	__type(key, struct kvs_gauge_key);
+	__type(value, struct kvs_gauge_val);
+} gauges SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KVS_LOST_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost SEC(".maps");
+
+/* Scratch for a new stat entry: too large for the 512-byte stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kvs_stat);
+} zero_stat SEC(".maps");
+
+static __always_inline void count_lost(__u32 reason)
+{
+	__u64 *n = bpf_map_lookup_elem(&lost, &reason);
+
+	if (n)
+		*n += 1;
+}
+
+static __always_inline __u64 reg_value(struct pt_regs *regs, __u8 reg)
+{
+	switch (reg) {
+	case KVS_REG_RAX: return regs->ax;
+	case KVS_REG_RBX: return regs->bx;
+	case KVS_REG_RCX: return regs->cx;
+	case KVS_REG_RDX: return regs->dx;
+	case KVS_REG_RSI: return regs->si;
+	case KVS_REG_RDI: return regs->di;
+	case KVS_REG_RBP: return regs->bp;
+	case KVS_REG_RSP: return regs->sp;
+	case KVS_REG_R8: return regs->r8;
+	case KVS_REG_R9: return regs->r9;
+	case KVS_REG_R10: return regs->r10;
+	case KVS_REG_R11: return regs->r11;
+	case KVS_REG_R12: return regs->r12;
+	case KVS_REG_R13: return regs->r13;
+	case KVS_REG_R14: return regs->r14;
+	case KVS_REG_R15: return regs->r15;
+	}
+	return 0;
+}
+
+static __always_inline __u64 mask_to_size(__u64 v, __u8 size)
+{
+	switch (size) {
+	case 1: return v & 0xff;
+	case 2: return v & 0xffff;
+	case 4: return v & 0xffffffff;
+	}
+	return v;
+}
+
+/* A load of exactly `size` bytes, so a short field at a page's end cannot fault. */
+static __always_inline int load_user(__u64 addr, __u8 size, __u64 *out)
+{
+	*out = 0;
+	switch (size) {
+	case 1: return bpf_probe_read_user(out, 1, (void *)addr);
+	case 2: return bpf_probe_read_user(out, 2, (void *)addr);
+	case 4: return bpf_probe_read_user(out, 4, (void *)addr);
+	}
+	return bpf_probe_read_user(out, 8, (void *)addr);
+}
+
+/* Follows the read's pointer chain; returns -1 when user memory faulted. */
+static __always_inline int read_value(struct pt_regs *regs, const struct kvs_read *rd, __u64 *out)
+{
+	__u64 v = reg_value(regs, rd->reg);
+	__u8 n = rd->nderef;
+
+	for (int i = 0; i < KVS_MAX_DEREF; i++) {
+		if (i >= n)
+			break;
+		if (load_user(v + rd->deref[i], i == n - 1 ? rd->size : 8, &v))
+			return -1;
+	}
+	*out = mask_to_size(v, rd->size);
+	return 0;
+}
+
+static __always_inline __u32 bucket_index(__u64 ns)
+{
+	__u32 n = bucket_count;
+
+	for (__u32 i = 0; i < KVS_MAX_BUCKETS; i++) {
+		if (i >= n)
+			return n;
+		if (ns <= bucket_bounds_ns[i])
+			return i;
+	}
+	return n < KVS_MAX_BUCKETS ? n : KVS_MAX_BUCKETS;
+}
+
+static __always_inline struct kvs_stat *stat_entry(struct kvs_stat_key *key)
+{
+	struct kvs_stat *st = bpf_map_lookup_elem(&stats, key);
+	__u32 zero = 0;
+
+	if (st)
+		return st;
+	st = bpf_map_lookup_elem(&zero_stat, &zero);
+	if (!st)
+		return NULL;
+	bpf_map_update_elem(&stats, key, st, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&stats, key);
+}
+
+static __always_inline void observe(struct kvs_stat_key *key, __u64 ns, bool timed)
+{
+	struct kvs_stat *st = stat_entry(key);
+
+	if (!st)
+		return;
+	st->count += 1;
+	if (!timed)
+		return;
+	st->sum_ns += ns;
+	__u32 b = bucket_index(ns);
+
+	if (b <= KVS_MAX_BUCKETS)
+		st->buckets[b] += 1;
+}
+
+static __always_inline void inflight_key(struct pt_regs *regs, const struct kvs_site *site,
+					 struct kvs_inflight_key *key)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	key->tgid = pid_tgid >> 32;
+	key->pad = 0;
+	key->task = site->task_reg == KVS_REG_NONE ? pid_tgid : reg_value(regs, site->task_reg);
+}
+
+/* Idempotent: a Go entry probe fires again when the stack grows. */
+static __always_inline void request_start(struct pt_regs *regs, const struct kvs_site *site)
+{
+	struct kvs_inflight_key key;
+	struct kvs_inflight val = {
+		.start_ns = bpf_ktime_get_ns(),
+		.target = site->target,
+		.method = site->label,
+	};
+
+	inflight_key(regs, site, &key);
+	if (bpf_map_update_elem(&inflight, &key, &val, BPF_ANY))
+		count_lost(KVS_LOST_INFLIGHT_FULL);
+}
+
+static __always_inline void request_end(struct pt_regs *regs, const struct kvs_site *site)
+{
+	struct kvs_inflight_key key;
+	struct kvs_inflight *req;
+	__u64 code = 0;
+
+	inflight_key(regs, site, &key);
+	req = bpf_map_lookup_elem(&inflight, &key);
+	if (!req)
+		return; /* a call of another service: not ours */
+	__u64 ns = bpf_ktime_get_ns() - req->start_ns;
+	struct kvs_stat_key sk = {.target = req->target, .kind = KVS_STAT_REQUEST,
+				  .label = req->method};
+
+	bpf_map_delete_elem(&inflight, &key);
+	if (site->has_value && read_value(regs, &site->value, &code))
+		count_lost(KVS_LOST_READ_FAULT);
+	sk.code = code < KVS_CODE_OTHER ? code : KVS_CODE_OTHER;
+	observe(&sk, ns, true);
+}
+
+static __always_inline void storage_op(struct pt_regs *regs, const struct kvs_site *site)
+{
+	struct kvs_stat_key sk = {.target = site->target, .kind = KVS_STAT_STORAGE,
+				  .label = site->label};
+	__u64 err = 0;
+
+	if (site->has_value && read_value(regs, &site->value, &err))
+		count_lost(KVS_LOST_READ_FAULT);
+	sk.code = err != 0;
+	observe(&sk, 0, false);
+}
+
+static __always_inline void leader_change(struct pt_regs *regs, const struct kvs_site *site)
+{
+	struct kvs_stat_key sk = {.target = site->target, .kind = KVS_STAT_LEADER_CHANGE};
+	__u64 cond = 1;
+
+	if (site->has_value && read_value(regs, &site->value, &cond)) {
+		count_lost(KVS_LOST_READ_FAULT);
+		return;
+	}
+	if (cond)
+		observe(&sk, 0, false);
+}
+
+static __always_inline void read_gauges(struct pt_regs *regs, const struct kvs_site *site)
+{
+	__u64 now = bpf_ktime_get_ns();
+
+	for (int i = 0; i < KVS_MAX_READS; i++) {
+		if (i >= site->nreads)
+			break;
+		const struct kvs_read *rd = &site->reads[i];
+		struct kvs_gauge_key gk = {.target = site->target, .gauge = rd->gauge};
+		struct kvs_gauge_val gv = {.ts_ns = now};
+
+		if (read_value(regs, rd, &gv.value)) {
+			count_lost(KVS_LOST_READ_FAULT);
+			continue;
+		}
+		bpf_map_update_elem(&gauges, &gk, &gv, BPF_ANY);
+	}
+}
+
+SEC("uprobe")
+int kvs_site_hit(struct pt_regs *ctx)
+{
+	__u32 idx = bpf_get_attach_cookie(ctx);
+	const struct kvs_site *site = bpf_map_lookup_elem(&sites, &idx);
+	struct pt_regs regs;
+
+	if (!site)
+		return 0;
+	/*
+	 * Registers are picked by number at run time; the context itself only
+	 * allows loads at fixed offsets, so work on a copy.
+	 */
+	if (bpf_probe_read_kernel(&regs, sizeof(regs), ctx))
+		return 0;
+	switch (site->role) {
+	case KVS_ROLE_REQUEST_START:
+		request_start(&regs, site);
+		break;
+	case KVS_ROLE_REQUEST_END:
+		request_end(&regs, site);
+		break;
+	case KVS_ROLE_STORAGE_OP:
+		storage_op(&regs, site);
+		break;
+	case KVS_ROLE_GAUGES:
+		read_gauges(&regs, site);
+		break;
+	case KVS_ROLE_LEADER_CHANGE:
+		leader_change(&regs, site);
+		break;
+	}
+	return 0;
+}
