@@ -10,9 +10,21 @@
 #include "attach.h"
 #include "kvscope.skel.h"
 
+#define MAX_BINARIES 64
+
+/* The uprobes of one binary. */
+struct binary_links {
+	dev_t dev;
+	ino_t ino;
+	struct bpf_link **links;
+	int count;
+};
+
 struct attach_ctx {
 	struct kvscope_bpf *skel;
-	uint8_t site_used[KVS_MAX_SITES];
+	int nsites;
+	struct binary_links bins[MAX_BINARIES];
+	int nbins;
 };
 
 int attach__open(const double *bounds_s, int nbounds, struct attach_ctx **out, char *err,
@@ -48,10 +60,20 @@ free_ctx:
 	return -1;
 }
 
+static void destroy_binary_links(struct binary_links *bl)
+{
+	for (int i = 0; i < bl->count; i++)
+		bpf_link__destroy(bl->links[i]);
+	free(bl->links);
+	memset(bl, 0, sizeof(*bl));
+}
+
 void attach__close(struct attach_ctx *ac)
 {
 	if (!ac)
 		return;
+	for (int i = 0; i < ac->nbins; i++)
+		destroy_binary_links(&ac->bins[i]);
 	kvscope_bpf__destroy(ac->skel);
 	free(ac);
 }
@@ -64,12 +86,20 @@ void attach__maps(const struct attach_ctx *ac, struct bpf_maps *out)
 	out->inflight_fd = bpf_map__fd(ac->skel->maps.inflight);
 }
 
+int attach__links(const struct attach_ctx *ac)
+{
+	int n = 0;
+
+	for (int i = 0; i < ac->nbins; i++)
+		n += ac->bins[i].count;
+	return n;
+}
+
 void attach__site_record(const struct profile *p, const struct profile_probe *probe,
-			 uint16_t slot, struct kvs_site *out)
+			 struct kvs_site *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->role = probe->role;
-	out->target = slot;
 	out->label = probe->label < 0 ? 0 : (uint16_t)probe->label;
 	out->task_reg = p->lang == PROFILE_LANG_GO ? KVS_REG_R14 : KVS_REG_NONE;
 	out->has_value = probe->has_value;
@@ -78,86 +108,112 @@ void attach__site_record(const struct profile *p, const struct profile_probe *pr
 	memcpy(out->reads, probe->reads, sizeof(out->reads));
 }
 
-static int alloc_site(struct attach_ctx *ac)
-{
-	for (int i = 0; i < KVS_MAX_SITES; i++) {
-		if (!ac->site_used[i]) {
-			ac->site_used[i] = 1;
-			return i;
-		}
-	}
-	return -1;
-}
-
-static int attach_site(struct attach_ctx *ac, uint16_t slot, pid_t pid, const char *path,
-		       const struct binary *b, const struct resolved_site *rs,
-		       struct target_links *out, char *err, size_t errlen)
+static int attach_site(struct attach_ctx *ac, const char *path, const struct binary *b,
+		       const struct resolved_site *rs, struct binary_links *bl, char *err,
+		       size_t errlen)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, opts);
 	struct kvs_site rec;
-	int id = alloc_site(ac);
+	int id = ac->nsites;
 	struct bpf_link *link;
 
-	if (id < 0) {
+	if (id >= KVS_MAX_SITES) {
 		snprintf(err, errlen, "probe site table full (%d)", KVS_MAX_SITES);
 		return -1;
 	}
-	attach__site_record(b->profile, &b->profile->probes[rs->probe], slot, &rec);
+	attach__site_record(b->profile, &b->profile->probes[rs->probe], &rec);
 	if (bpf_map_update_elem(bpf_map__fd(ac->skel->maps.sites), &id, &rec, BPF_ANY)) {
-		ac->site_used[id] = 0;
 		snprintf(err, errlen, "cannot write site %d: %s", id, strerror(errno));
 		return -1;
 	}
 	opts.bpf_cookie = (uint64_t)id;
-	link = bpf_program__attach_uprobe_opts(ac->skel->progs.kvs_site_hit, pid, path,
+	/* pid -1: one uprobe for every process of the binary, filtered in BPF */
+	link = bpf_program__attach_uprobe_opts(ac->skel->progs.kvs_site_hit, -1, path,
 					       rs->file_offset, &opts);
 	if (!link) {
-		ac->site_used[id] = 0;
-		snprintf(err, errlen, "uprobe at 0x%llx: %s", (unsigned long long)rs->site.vaddr,
-			 strerror(errno));
+		snprintf(err, errlen, "uprobe at 0x%llx (%s): %s",
+			 (unsigned long long)rs->site.vaddr,
+			 b->profile->probes[rs->probe].function, strerror(errno));
 		return -1;
 	}
-	out->links[out->count] = link;
-	out->site_ids[out->count] = (uint32_t)id;
-	out->count++;
+	ac->nsites++;
+	bl->links[bl->count++] = link;
+	return 0;
+}
+
+static struct binary_links *find_binary(struct attach_ctx *ac, const struct binary *b)
+{
+	for (int i = 0; i < ac->nbins; i++) {
+		if (ac->bins[i].dev == b->dev && ac->bins[i].ino == b->ino)
+			return &ac->bins[i];
+	}
+	return NULL;
+}
+
+static int attach_binary(struct attach_ctx *ac, const char *path, const struct binary *b,
+			 char *err, size_t errlen)
+{
+	struct binary_links *bl;
+
+	if (ac->nbins == MAX_BINARIES) {
+		snprintf(err, errlen, "too many distinct store binaries (%d)", MAX_BINARIES);
+		return -1;
+	}
+	bl = &ac->bins[ac->nbins];
+	bl->links = calloc((size_t)b->res.nsites, sizeof(*bl->links));
+	if (!bl->links) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (int i = 0; i < b->res.nsites; i++) {
+		if (attach_site(ac, path, b, &b->res.sites[i], bl, err, errlen)) {
+			destroy_binary_links(bl);
+			return -1;
+		}
+	}
+	bl->dev = b->dev;
+	bl->ino = b->ino;
+	ac->nbins++;
 	return 0;
 }
 
 int attach__target(struct attach_ctx *ac, uint16_t slot, pid_t pid, const char *binary_path,
-		   const struct binary *b, struct target_links *out, char *err, size_t errlen)
+		   const struct binary *b, char *err, size_t errlen)
 {
-	int n = b->res.nsites;
+	struct kvs_watch w = {.target = slot};
+	uint32_t tgid = (uint32_t)pid;
 
-	memset(out, 0, sizeof(*out));
-	out->links = calloc((size_t)n, sizeof(*out->links));
-	out->site_ids = calloc((size_t)n, sizeof(*out->site_ids));
-	if (!out->links || !out->site_ids) {
-		snprintf(err, errlen, "out of memory");
-		goto undo;
-	}
-	for (int i = 0; i < n; i++) {
-		if (attach_site(ac, slot, pid, binary_path, b, &b->res.sites[i], out, err, errlen)) {
-			const char *fn = b->profile->probes[b->res.sites[i].probe].function;
-			size_t used = strlen(err);
-
-			snprintf(err + used, errlen - used, " (%s)", fn);
-			goto undo;
-		}
+	if (!find_binary(ac, b) && attach_binary(ac, binary_path, b, err, errlen))
+		return -1;
+	if (bpf_map_update_elem(bpf_map__fd(ac->skel->maps.watched), &tgid, &w, BPF_ANY)) {
+		snprintf(err, errlen, "cannot watch pid %d: %s", (int)pid, strerror(errno));
+		return -1;
 	}
 	return 0;
-undo:
-	attach__detach(ac, out);
-	return -1;
 }
 
-void attach__detach(struct attach_ctx *ac, struct target_links *links)
+/* Requests a dead process started will never end: remove them. */
+static int drop_inflight(struct attach_ctx *ac, uint32_t tgid)
 {
-	for (int i = 0; i < links->count; i++) {
-		bpf_link__destroy(links->links[i]);
-		if (links->site_ids[i] < KVS_MAX_SITES)
-			ac->site_used[links->site_ids[i]] = 0;
+	int fd = bpf_map__fd(ac->skel->maps.inflight), dropped = 0;
+	struct kvs_inflight_key key, next;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		if (key.tgid == tgid && bpf_map_delete_elem(fd, &key) == 0) {
+			dropped++;
+			continue; /* `prev` still names a live key, or restart from the top */
+		}
+		prev = &key;
 	}
-	free(links->links);
-	free(links->site_ids);
-	memset(links, 0, sizeof(*links));
+	return dropped;
+}
+
+int attach__untarget(struct attach_ctx *ac, pid_t pid)
+{
+	uint32_t tgid = (uint32_t)pid;
+
+	bpf_map_delete_elem(bpf_map__fd(ac->skel->maps.watched), &tgid);
+	return drop_inflight(ac, tgid);
 }

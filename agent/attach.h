@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The loaded BPF object and the uprobes of each target. Each site of a
- * target gets a slot in the `sites` map; its index is the uprobe's cookie.
+ * The loaded BPF object and its uprobes. Sites are attached once per binary
+ * (inode) for every process that runs it; the `watched` map says which
+ * processes count and under which target. So a process joins or leaves in
+ * one map update, while removing a uprobe costs a grace period (~90 ms).
  */
 #ifndef KVSCOPE_ATTACH_H
 #define KVSCOPE_ATTACH_H
@@ -10,14 +12,6 @@
 #include <sys/types.h>
 
 #include "binary.h"
-
-struct bpf_link;
-
-struct target_links {
-	struct bpf_link **links;
-	uint32_t *site_ids;
-	int count;
-};
 
 struct bpf_maps {
 	int stats_fd;
@@ -31,16 +25,23 @@ struct attach_ctx;
 /* Loads the BPF object with the histogram bounds (seconds, ascending). */
 int attach__open(const double *bounds_s, int nbounds, struct attach_ctx **out, char *err,
 		 size_t errlen);
+/* Removes every uprobe and unloads. */
 void attach__close(struct attach_ctx *ac);
 void attach__maps(const struct attach_ctx *ac, struct bpf_maps *out);
 
-/* Attaches every resolved site of `b` in process `pid`, counted under `slot`. */
+/*
+ * Counts process `pid` under target `slot`: attaches the sites of its binary
+ * `b` (opened through `binary_path`) unless that binary already has them.
+ */
 int attach__target(struct attach_ctx *ac, uint16_t slot, pid_t pid, const char *binary_path,
-		   const struct binary *b, struct target_links *out, char *err, size_t errlen);
-void attach__detach(struct attach_ctx *ac, struct target_links *links);
+		   const struct binary *b, char *err, size_t errlen);
+/* Stops counting `pid`; drops its unfinished requests. Returns how many were dropped. */
+int attach__untarget(struct attach_ctx *ac, pid_t pid);
+/* Number of uprobes in place. */
+int attach__links(const struct attach_ctx *ac);
 
-/* The site record a probe becomes for a target (exposed for tests). */
+/* The site record a probe becomes (exposed for tests). */
 void attach__site_record(const struct profile *p, const struct profile_probe *probe,
-			 uint16_t slot, struct kvs_site *out);
+			 struct kvs_site *out);
 
 #endif

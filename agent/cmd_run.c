@@ -116,8 +116,6 @@ static int daemon_start(struct daemon *d, const struct config *cfg)
 static void daemon_stop(struct daemon *d)
 {
 	http_server__stop(d->http);
-	if (d->bpf)
-		target_table__detach_all(&d->targets, d->bpf);
 	binary_cache__free(d->binaries);
 	attach__close(d->bpf);
 	catalog__free(&d->catalog);

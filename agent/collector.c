@@ -270,7 +270,9 @@ static void write_self(struct render *r)
 	for (int e = 0; e < KVS_LOST_COUNT; e++) {
 		struct label l[] = {{"reason", lost_names[e]}};
 
-		expo__sample_u64(r->out, "kvscope_events_lost_total", l, 1, r->snap->lost[e]);
+		uint64_t n = r->snap->lost[e] + (e == KVS_LOST_STALE ? t->stale_requests : 0);
+
+		expo__sample_u64(r->out, "kvscope_events_lost_total", l, 1, n);
 	}
 }
 

@@ -10,7 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -68,16 +69,16 @@ static int load_segments(struct elf_image *img, char *err, size_t errlen)
 		if (ph.p_type != PT_LOAD)
 			continue;
 		if (!range_inside(ph.p_offset, ph.p_filesz, img->size))
-			return fail(err, errlen, "truncated file: segment %zu ends past end of file",
-				    i);
+			return fail(err, errlen,
+				    "truncated file: segment %zu ends past end of file", i);
 		if (ph.p_vaddr + ph.p_filesz < ph.p_vaddr)
 			return fail(err, errlen, "segment %zu wraps the address space", i);
 		img->loads[img->nloads++] = (struct elf_segment){
-			.vaddr = ph.p_vaddr,
-			.memsz = ph.p_memsz,
-			.filesz = ph.p_filesz,
-			.offset = ph.p_offset,
-			.flags = ph.p_flags,
+		    .vaddr = ph.p_vaddr,
+		    .memsz = ph.p_memsz,
+		    .filesz = ph.p_filesz,
+		    .offset = ph.p_offset,
+		    .flags = ph.p_flags,
 		};
 	}
 	if (img->nloads == 0)

@@ -35,7 +35,10 @@ struct elf_image {
 	bool has_sections;
 };
 
-/* Takes ownership of `data` (malloc'd) in all cases. */
+/*
+ * Both open calls leave what they hold in img, also on failure: call
+ * elf_image__close either way. open_owned takes `data` (malloc'd).
+ */
 int elf_image__open_owned(struct elf_image *img, unsigned char *data, size_t size, char *err,
 			  size_t errlen);
 int elf_image__open_file(struct elf_image *img, const char *path, char *err, size_t errlen);

@@ -12,9 +12,9 @@
 struct layout {
 	int version;
 	unsigned ptrsize;
-	unsigned word;	  /* size of a functab field: ptrsize, or 4 from 1.18 on */
+	unsigned word; /* size of a functab field: ptrsize, or 4 from 1.18 on */
 	uint64_t nfunc;
-	uint64_t text_base; /* added to each entry: 0 before 1.18 */
+	uint64_t text_base;	    /* added to each entry: 0 before 1.18 */
 	const unsigned char *names; /* base of name offsets */
 	size_t names_len;
 	const unsigned char *ftab; /* functab */
@@ -23,7 +23,8 @@ struct layout {
 	size_t records_len;
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -136,8 +137,8 @@ static int layout_go118(const unsigned char *p, size_t len, uint64_t text_fallba
 		      err, errlen);
 }
 
-static int read_layout(const unsigned char *p, size_t len, uint64_t text_fallback,
-		       struct layout *l, char *err, size_t errlen)
+static int read_layout(const unsigned char *p, size_t len, uint64_t text_fallback, struct layout *l,
+		       char *err, size_t errlen)
 {
 	size_t slots;
 	int rc;
@@ -186,8 +187,7 @@ static int read_name(const struct layout *l, uint64_t funcoff, size_t i, const c
 }
 
 /* Checks one functab row and its _func record; fills fn. */
-static int read_func(const struct layout *l, size_t i, struct go_func *fn, char *err,
-		     size_t errlen)
+static int read_func(const struct layout *l, size_t i, struct go_func *fn, char *err, size_t errlen)
 {
 	const unsigned char *row = l->ftab + 2 * i * l->word;
 	uint64_t entry = read_le(row, l->word);
@@ -319,8 +319,7 @@ static int load_from_section(const struct elf_image *img, const struct elf_secti
 	return 0;
 }
 
-int gopclntab__load(const struct elf_image *img, struct gopclntab *out, char *err,
-		    size_t errlen)
+int gopclntab__load(const struct elf_image *img, struct gopclntab *out, char *err, size_t errlen)
 {
 	/* PIE binaries keep the table in a relocated read-only data section. */
 	static const char *const names[] = {".gopclntab", ".data.rel.ro.gopclntab"};

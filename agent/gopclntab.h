@@ -43,8 +43,7 @@ int gopclntab__parse(const unsigned char *bytes, size_t len, uint64_t text_fallb
  * and the runtime moduledata pointing at it. 0, -ENOENT when the binary has
  * none, -1 when it is corrupt (reason in err).
  */
-int gopclntab__load(const struct elf_image *img, struct gopclntab *out, char *err,
-		    size_t errlen);
+int gopclntab__load(const struct elf_image *img, struct gopclntab *out, char *err, size_t errlen);
 void gopclntab__free(struct gopclntab *tab);
 
 #endif

@@ -29,21 +29,6 @@ void target_table__init(struct target_table *t, int max_targets)
 									   : KVS_MAX_TARGETS;
 }
 
-static void target_detach(struct target *tg, struct attach_ctx *bpf)
-{
-	if (tg->attached)
-		attach__detach(bpf, &tg->links);
-	tg->attached = false;
-}
-
-void target_table__detach_all(struct target_table *t, struct attach_ctx *bpf)
-{
-	pthread_mutex_lock(&t->lock);
-	for (int i = 0; i < KVS_MAX_TARGETS; i++)
-		target_detach(&t->slots[i], bpf);
-	pthread_mutex_unlock(&t->lock);
-}
-
 void target_name_of(const char *procfs, const struct profile *p, const struct proc_ident *id,
 		    char *out, size_t outlen)
 {
@@ -166,7 +151,7 @@ static void log_attached(const struct target *tg, int nsites)
 static void track(struct discovery *d, const struct proc_ident *id, const struct binary *b)
 {
 	struct target_table *t = d->table;
-	struct target_links links = {0};
+	bool attached = false;
 	char name[64], err[512];
 	int slot;
 
@@ -180,13 +165,15 @@ static void track(struct discovery *d, const struct proc_ident *id, const struct
 	}
 	if (b->verdict != BINARY_READY) {
 		report_error(t, id, ATTACH_ERR_UNSUPPORTED, b->reason);
-	} else if (attach__target(d->bpf, (uint16_t)slot, id->pid, id->exe_link, b, &links, err,
+	} else if (attach__target(d->bpf, (uint16_t)slot, id->pid, id->exe_link, b, err,
 				  sizeof(err))) {
 		bool gone = !procfs_alive(d->procfs, id->pid, id->start_time);
 
 		report_error(t, id, gone ? ATTACH_ERR_GONE : ATTACH_ERR_PROBE, err);
 		if (gone)
 			return;
+	} else {
+		attached = true;
 	}
 	/* an unattached store process is still listed, with attached 0 */
 	struct target *tg = &t->slots[slot];
@@ -200,11 +187,10 @@ static void track(struct discovery *d, const struct proc_ident *id, const struct
 	tg->pid = id->pid;
 	tg->start_time = id->start_time;
 	tg->alive = true;
-	tg->attached = links.count > 0;
-	tg->links = links;
+	tg->attached = attached;
 	pthread_mutex_unlock(&t->lock);
-	if (tg->attached)
-		log_attached(tg, links.count);
+	if (attached)
+		log_attached(tg, b->res.nsites);
 }
 
 static int consider_pid(pid_t pid, void *ctx)
@@ -237,7 +223,9 @@ static void notice_exits(struct discovery *d)
 		if (!tg->used || !tg->alive || procfs_alive(d->procfs, tg->pid, tg->start_time))
 			continue;
 		pthread_mutex_lock(&t->lock);
-		target_detach(tg, d->bpf);
+		if (tg->attached)
+			t->stale_requests += (uint64_t)attach__untarget(d->bpf, tg->pid);
+		tg->attached = false;
 		tg->alive = false;
 		pthread_mutex_unlock(&t->lock);
 		snprintf(pid, sizeof(pid), "%d", (int)tg->pid);

@@ -34,7 +34,6 @@ struct target {
 	uint64_t start_time;
 	bool alive;
 	bool attached;
-	struct target_links links;
 };
 
 struct target_filter {
@@ -49,6 +48,7 @@ struct target_table {
 	struct target slots[KVS_MAX_TARGETS];
 	int max_targets;
 	uint64_t attach_errors[ATTACH_ERR_COUNT];
+	uint64_t stale_requests; /* started by a process that exited before they ended */
 	/* processes already reported as unsupported, so each is reported once */
 	struct {
 		pid_t pid;
@@ -69,8 +69,6 @@ struct discovery {
 const char *attach_error_name(enum attach_error e);
 
 void target_table__init(struct target_table *t, int max_targets);
-/* Detaches every target; the table keeps its names and counts. */
-void target_table__detach_all(struct target_table *t, struct attach_ctx *bpf);
 
 /* One pass: notices exits, attaches new store processes. */
 void discovery__scan(struct discovery *d);

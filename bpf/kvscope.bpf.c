@@ -22,6 +22,13 @@ struct {
 	__type(value, struct kvs_site);
 } sites SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KVS_MAX_WATCHED);
+	__type(key, __u32);
+	__type(value, struct kvs_watch);
+} watched SEC(".maps");
+
 /* Requests between start and end; shared because goroutines change CPUs. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -182,12 +189,13 @@ static __always_inline void inflight_key(struct pt_regs *regs, const struct kvs_
 }
 
 /* Idempotent: a Go entry probe fires again when the stack grows. */
-static __always_inline void request_start(struct pt_regs *regs, const struct kvs_site *site)
+static __always_inline void request_start(struct pt_regs *regs, const struct kvs_site *site,
+					  __u16 target)
 {
 	struct kvs_inflight_key key;
 	struct kvs_inflight val = {
 		.start_ns = bpf_ktime_get_ns(),
-		.target = site->target,
+		.target = target,
 		.method = site->label,
 	};
 
@@ -217,9 +225,10 @@ static __always_inline void request_end(struct pt_regs *regs, const struct kvs_s
 	observe(&sk, ns, true);
 }
 
-static __always_inline void storage_op(struct pt_regs *regs, const struct kvs_site *site)
+static __always_inline void storage_op(struct pt_regs *regs, const struct kvs_site *site,
+				       __u16 target)
 {
-	struct kvs_stat_key sk = {.target = site->target, .kind = KVS_STAT_STORAGE,
+	struct kvs_stat_key sk = {.target = target, .kind = KVS_STAT_STORAGE,
 				  .label = site->label};
 	__u64 err = 0;
 
@@ -229,9 +238,10 @@ static __always_inline void storage_op(struct pt_regs *regs, const struct kvs_si
 	observe(&sk, 0, false);
 }
 
-static __always_inline void leader_change(struct pt_regs *regs, const struct kvs_site *site)
+static __always_inline void leader_change(struct pt_regs *regs, const struct kvs_site *site,
+					  __u16 target)
 {
-	struct kvs_stat_key sk = {.target = site->target, .kind = KVS_STAT_LEADER_CHANGE};
+	struct kvs_stat_key sk = {.target = target, .kind = KVS_STAT_LEADER_CHANGE};
 	__u64 cond = 1;
 
 	if (site->has_value && read_value(regs, &site->value, &cond)) {
@@ -242,7 +252,8 @@ static __always_inline void leader_change(struct pt_regs *regs, const struct kvs
 		observe(&sk, 0, false);
 }
 
-static __always_inline void read_gauges(struct pt_regs *regs, const struct kvs_site *site)
+static __always_inline void read_gauges(struct pt_regs *regs, const struct kvs_site *site,
+					__u16 target)
 {
 	__u64 now = bpf_ktime_get_ns();
 
@@ -250,7 +261,7 @@ static __always_inline void read_gauges(struct pt_regs *regs, const struct kvs_s
 		if (i >= site->nreads)
 			break;
 		const struct kvs_read *rd = &site->reads[i];
-		struct kvs_gauge_key gk = {.target = site->target, .gauge = rd->gauge};
+		struct kvs_gauge_key gk = {.target = target, .gauge = rd->gauge};
 		struct kvs_gauge_val gv = {.ts_ns = now};
 
 		if (read_value(regs, rd, &gv.value)) {
@@ -264,10 +275,15 @@ static __always_inline void read_gauges(struct pt_regs *regs, const struct kvs_s
 SEC("uprobe")
 int kvs_site_hit(struct pt_regs *ctx)
 {
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	__u32 idx = bpf_get_attach_cookie(ctx);
-	const struct kvs_site *site = bpf_map_lookup_elem(&sites, &idx);
+	const struct kvs_watch *w = bpf_map_lookup_elem(&watched, &tgid);
+	const struct kvs_site *site;
 	struct pt_regs regs;
 
+	if (!w)
+		return 0; /* another process running the same binary */
+	site = bpf_map_lookup_elem(&sites, &idx);
 	if (!site)
 		return 0;
 	/*
@@ -278,19 +294,19 @@ int kvs_site_hit(struct pt_regs *ctx)
 		return 0;
 	switch (site->role) {
 	case KVS_ROLE_REQUEST_START:
-		request_start(&regs, site);
+		request_start(&regs, site, w->target);
 		break;
 	case KVS_ROLE_REQUEST_END:
 		request_end(&regs, site);
 		break;
 	case KVS_ROLE_STORAGE_OP:
-		storage_op(&regs, site);
+		storage_op(&regs, site, w->target);
 		break;
 	case KVS_ROLE_GAUGES:
-		read_gauges(&regs, site);
+		read_gauges(&regs, site, w->target);
 		break;
 	case KVS_ROLE_LEADER_CHANGE:
-		leader_change(&regs, site);
+		leader_change(&regs, site, w->target);
 		break;
 	}
 	return 0;

@@ -17,6 +17,7 @@
 #define KVS_MAX_CODES	64 /* status codes kept apart; larger ones fold */
 #define KVS_CODE_OTHER	(KVS_MAX_CODES - 1)
 #define KVS_INFLIGHT_MAX 16384
+#define KVS_MAX_WATCHED	 4096
 
 /* Register numbers as profiles name them (x86-64). */
 enum kvs_reg {
@@ -86,10 +87,21 @@ struct kvs_read {
 	__s32 deref[KVS_MAX_DEREF];
 };
 
+/* Value of the `watched` map, keyed by tgid: only these processes count. */
+struct kvs_watch {
+	__u16 target; /* slot of the target the process belongs to */
+	__u16 pad;
+	__u32 pad2;
+};
+
+/*
+ * A site is attached once per binary (every process running it traps), so
+ * the target comes from the `watched` map, not from the site.
+ */
 struct kvs_site {
-	__u32 role; /* enum kvs_role */
-	__u16 target;
+	__u32 role;    /* enum kvs_role */
 	__u16 label;   /* method or storage operation index */
+	__u16 pad0;
 	__u8 task_reg; /* goroutine register for Go; KVS_REG_NONE keys by thread */
 	__u8 nreads;
 	__u8 has_value;

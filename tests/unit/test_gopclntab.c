@@ -21,18 +21,18 @@
 #include "symtab.h"
 
 /* The crafted image: three segments at fixed places, like a Go linker lays them. */
-#define TEXT_VADDR   0x401000u
-#define TEXT_OFFSET  0x1000u
-#define TEXT_SIZE    0x1000u
-#define RO_VADDR     0x402000u
-#define RO_OFFSET    0x2000u
-#define DATA_VADDR   0x500000u
-#define DATA_OFFSET  0x8000u
-#define SEG_MAX      0x6000u
-#define STRINGS_AT   0x4000u /* rodata offset of the string bytes */
-#define MODDATA_AT   0x200u  /* data offset of the fake moduledata */
-#define HEADERS_AT   0x400u  /* data offset of Go string headers */
-#define IMAGE_MAX    0x10000u
+#define TEXT_VADDR  0x401000u
+#define TEXT_OFFSET 0x1000u
+#define TEXT_SIZE   0x1000u
+#define RO_VADDR    0x402000u
+#define RO_OFFSET   0x2000u
+#define DATA_VADDR  0x500000u
+#define DATA_OFFSET 0x8000u
+#define SEG_MAX	    0x6000u
+#define STRINGS_AT  0x4000u /* rodata offset of the string bytes */
+#define MODDATA_AT  0x200u  /* data offset of the fake moduledata */
+#define HEADERS_AT  0x400u  /* data offset of Go string headers */
+#define IMAGE_MAX   0x10000u
 
 enum seg { SEG_TEXT, SEG_RO, SEG_DATA, NSEGS };
 
@@ -85,14 +85,14 @@ static void write_program_headers(struct image *img)
 
 	for (int s = 0; s < NSEGS; s++) {
 		ph[s] = (Elf64_Phdr){
-			.p_type = PT_LOAD,
-			.p_flags = seg_flags[s],
-			.p_offset = seg_offset[s],
-			.p_vaddr = seg_vaddr[s],
-			.p_paddr = seg_vaddr[s],
-			.p_filesz = img->seg_len[s],
-			.p_memsz = img->seg_len[s],
-			.p_align = 0x1000,
+		    .p_type = PT_LOAD,
+		    .p_flags = seg_flags[s],
+		    .p_offset = seg_offset[s],
+		    .p_vaddr = seg_vaddr[s],
+		    .p_paddr = seg_vaddr[s],
+		    .p_filesz = img->seg_len[s],
+		    .p_memsz = img->seg_len[s],
+		    .p_align = 0x1000,
 		};
 		memcpy(img->bytes + seg_offset[s], img->seg[s], img->seg_len[s]);
 	}
@@ -119,18 +119,21 @@ static void write_section_headers(struct image *img, Elf64_Ehdr *eh)
 		const struct section_spec *sp = &img->sections[i];
 
 		sh[i + 1] = (Elf64_Shdr){
-			.sh_name = (Elf64_Word)pos,
-			.sh_type = SHT_PROGBITS,
-			.sh_flags = SHF_ALLOC,
-			.sh_addr = seg_vaddr[sp->seg] + sp->off,
-			.sh_offset = seg_offset[sp->seg] + sp->off,
-			.sh_size = sp->size,
-			.sh_addralign = 1,
+		    .sh_name = (Elf64_Word)pos,
+		    .sh_type = SHT_PROGBITS,
+		    .sh_flags = SHF_ALLOC,
+		    .sh_addr = seg_vaddr[sp->seg] + sp->off,
+		    .sh_offset = seg_offset[sp->seg] + sp->off,
+		    .sh_size = sp->size,
+		    .sh_addralign = 1,
 		};
 		pos += strlen(sp->name) + 1;
 	}
-	sh[count - 1] = (Elf64_Shdr){.sh_name = (Elf64_Word)pos, .sh_type = SHT_STRTAB,
-				     .sh_offset = strtab, .sh_size = pos + 10, .sh_addralign = 1};
+	sh[count - 1] = (Elf64_Shdr){.sh_name = (Elf64_Word)pos,
+				     .sh_type = SHT_STRTAB,
+				     .sh_offset = strtab,
+				     .sh_size = pos + 10,
+				     .sh_addralign = 1};
 	img->len = eh->e_shoff + count * sizeof(Elf64_Shdr);
 }
 
@@ -166,11 +169,11 @@ struct func_spec {
 };
 
 static const struct func_spec three_funcs[] = {
-	{"main.main", 0x401100},
-	{"main.(*server).Range", 0x401180},
-	{"go.etcd.io/etcd/server.handle", 0x401400},
+    {"main.main", 0x401100},
+    {"main.(*server).Range", 0x401180},
+    {"go.etcd.io/etcd/server.handle", 0x401400},
 };
-#define THREE_FUNCS_END 0x401500u
+#define THREE_FUNCS_END	 0x401500u
 #define THREE_TEXT_START 0x401100u
 
 /* Where the built table put things, for corrupting them afterwards. */
@@ -408,15 +411,15 @@ static void test_text_start_from_header(void **state)
 	char err[128];
 
 	(void)state;
-	assert_int_equal(gopclntab__parse(img->seg[SEG_RO], l.len, 0x999000, &tab, err, sizeof(err)),
-			 0);
+	assert_int_equal(
+	    gopclntab__parse(img->seg[SEG_RO], l.len, 0x999000, &tab, err, sizeof(err)), 0);
 	assert_int_equal(tab.text_start, THREE_TEXT_START);
 	assert_int_equal(tab.funcs[0].entry, 0x401100);
 	gopclntab__free(&tab);
 	/* Left zero for a loader to relocate: the fallback base is used. */
 	put_le(img->seg[SEG_RO] + 8 + 2 * 8, 0, 8);
-	assert_int_equal(gopclntab__parse(img->seg[SEG_RO], l.len, 0x401000, &tab, err, sizeof(err)),
-			 0);
+	assert_int_equal(
+	    gopclntab__parse(img->seg[SEG_RO], l.len, 0x401000, &tab, err, sizeof(err)), 0);
 	assert_int_equal(tab.funcs[0].entry, 0x401100 - THREE_TEXT_START + 0x401000);
 	gopclntab__free(&tab);
 	assert_int_equal(gopclntab__parse(img->seg[SEG_RO], l.len, 0, &tab, err, sizeof(err)), -1);
@@ -546,7 +549,8 @@ static void test_truncated_tables(void **state)
 /* --- build info ---------------------------------------------------------- */
 
 static const char sentinel_start[] = "0w\xaf\x0c\x92t\x08\x02\x41\xe1\xc1\x07\xe6\xd6\x18\xe6";
-static const char sentinel_end[] = "\xf9\x32\x43\x31\x86\x18\x20\x72\x00\x82\x42\x10\x41\x16\xd8\xf2";
+static const char sentinel_end[] =
+    "\xf9\x32\x43\x31\x86\x18\x20\x72\x00\x82\x42\x10\x41\x16\xd8\xf2";
 
 static size_t put_modinfo(char *p, const char *text)
 {
@@ -679,10 +683,11 @@ static void test_modinfo_lines(void **state)
 
 	/* A mod line wins over path whichever comes first; no sentinels is fine too. */
 	memset(&bi, 0, sizeof(bi));
-	gobuildinfo__parse_modinfo("mod\tgo.etcd.io/etcd/v3\t(devel)\t\npath\tgo.etcd.io/etcd/v3/x\n",
-				   strlen("mod\tgo.etcd.io/etcd/v3\t(devel)\t\npath\tgo.etcd.io/"
-					  "etcd/v3/x\n"),
-				   &bi);
+	gobuildinfo__parse_modinfo(
+	    "mod\tgo.etcd.io/etcd/v3\t(devel)\t\npath\tgo.etcd.io/etcd/v3/x\n",
+	    strlen("mod\tgo.etcd.io/etcd/v3\t(devel)\t\npath\tgo.etcd.io/"
+		   "etcd/v3/x\n"),
+	    &bi);
 	assert_string_equal(bi.module_path, "go.etcd.io/etcd/v3");
 	assert_string_equal(bi.module_version, "(devel)");
 
@@ -754,25 +759,25 @@ static void test_read_bounds(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_go12_table),
-		cmocka_unit_test(test_go116_table),
-		cmocka_unit_test(test_go118_table),
-		cmocka_unit_test(test_go120_table),
-		cmocka_unit_test(test_table_found_without_moduledata),
-		cmocka_unit_test(test_moduledata_picks_table),
-		cmocka_unit_test(test_text_start_from_header),
-		cmocka_unit_test(test_bad_magic),
-		cmocka_unit_test(test_nfunc_larger_than_data),
-		cmocka_unit_test(test_name_offset_out_of_range),
-		cmocka_unit_test(test_functab_not_ascending),
-		cmocka_unit_test(test_record_out_of_range),
-		cmocka_unit_test(test_truncated_tables),
-		cmocka_unit_test(test_buildinfo_inline),
-		cmocka_unit_test(test_buildinfo_pointers),
-		cmocka_unit_test(test_buildinfo_corrupt),
-		cmocka_unit_test(test_modinfo_lines),
-		cmocka_unit_test(test_go_string_highest_version),
-		cmocka_unit_test(test_read_bounds),
+	    cmocka_unit_test(test_go12_table),
+	    cmocka_unit_test(test_go116_table),
+	    cmocka_unit_test(test_go118_table),
+	    cmocka_unit_test(test_go120_table),
+	    cmocka_unit_test(test_table_found_without_moduledata),
+	    cmocka_unit_test(test_moduledata_picks_table),
+	    cmocka_unit_test(test_text_start_from_header),
+	    cmocka_unit_test(test_bad_magic),
+	    cmocka_unit_test(test_nfunc_larger_than_data),
+	    cmocka_unit_test(test_name_offset_out_of_range),
+	    cmocka_unit_test(test_functab_not_ascending),
+	    cmocka_unit_test(test_record_out_of_range),
+	    cmocka_unit_test(test_truncated_tables),
+	    cmocka_unit_test(test_buildinfo_inline),
+	    cmocka_unit_test(test_buildinfo_pointers),
+	    cmocka_unit_test(test_buildinfo_corrupt),
+	    cmocka_unit_test(test_modinfo_lines),
+	    cmocka_unit_test(test_go_string_highest_version),
+	    cmocka_unit_test(test_read_bounds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,216 @@
+"""Shared pieces of kvscope's integration tests: a test cluster, the agent,
+scraping and parsing metrics, and a tiny runner that prints one closing line.
+Standard library only."""
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import traceback
+import urllib.request
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+CLUSTER = os.path.join(ROOT, "tests", "integration", "cluster.sh")
+KVSCOPE = os.environ.get("KVSCOPE", os.path.join(ROOT, "build", "san", "kvscope"))
+ETCDCTL = os.environ.get("ETCDCTL", "/usr/bin/etcdctl")
+
+SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)$')
+LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def parse_metrics(text):
+    """{(name, frozenset(labels)): value} of a text exposition."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = SAMPLE_RE.match(line)
+        if not m:
+            raise ValueError("unparsable metrics line: %r" % line)
+        labels = frozenset(LABEL_RE.findall(m.group(3) or ""))
+        out[(m.group(1), labels)] = float(m.group(4))
+    return out
+
+
+def value(metrics, name, **labels):
+    """Sum of the samples of `name` whose labels include `labels`."""
+    want = set(labels.items())
+    return sum(v for (n, ls), v in metrics.items() if n == name and want <= set(ls))
+
+
+def has(metrics, name, **labels):
+    want = set(labels.items())
+    return any(n == name and want <= set(ls) for (n, ls) in metrics)
+
+
+def http_get(url, timeout=5):
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return r.read().decode()
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_for(pred, timeout, step=0.1, what="condition"):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        try:
+            last = pred()
+            if last:
+                return last
+        except Exception as e:  # the thing waited for may not answer yet
+            last = e
+        time.sleep(step)
+    raise AssertionError("timed out after %.1fs waiting for %s (last: %r)" % (timeout, what, last))
+
+
+class Cluster:
+    """Three etcd members on loopback, started and stopped by cluster.sh."""
+
+    def __init__(self, *extra_flags):
+        self.dir = tempfile.mkdtemp(prefix="kvscope-it-")
+        subprocess.run([CLUSTER, "start", self.dir, *extra_flags], check=True, timeout=60)
+        self.reload()
+
+    def reload(self):
+        env = {}
+        with open(os.path.join(self.dir, "members.env")) as f:
+            for line in f:
+                k, _, v = line.strip().partition("=")
+                env[k] = v.strip('"')
+        self.env = env
+        self.names = [env["NAME_%d" % i] for i in (1, 2, 3)]
+        self.clients = [env["CLIENT_%d" % i] for i in (1, 2, 3)]
+        self.pids = [int(env["PID_%d" % i]) for i in (1, 2, 3)]
+
+    def etcdctl(self, member, *args, check=True, input=None):
+        cmd = [ETCDCTL, "--endpoints", self.clients[member], "--command-timeout=5s", *args]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=30,
+                           env=dict(os.environ, ETCDCTL_API="3"), input=input)
+        if check and r.returncode != 0:
+            raise AssertionError("%s failed: %s" % (" ".join(args), r.stderr.strip()))
+        return r
+
+    def status(self):
+        """{name: (raft_term, raft_index, is_leader)} from etcdctl endpoint status."""
+        r = subprocess.run([ETCDCTL, "--endpoints", ",".join(self.clients), "endpoint", "status",
+                            "-w", "json"], capture_output=True, text=True, timeout=30,
+                           env=dict(os.environ, ETCDCTL_API="3"), check=True)
+        out = {}
+        for entry in json.loads(r.stdout):
+            st = entry["Status"]
+            name = self.names[self.clients.index(entry["Endpoint"])]
+            out[name] = (st["raftTerm"], st["raftIndex"],
+                         st["leader"] == st["header"]["member_id"])
+        return out
+
+    def own_metrics(self, member):
+        return parse_metrics(http_get(self.clients[member] + "/metrics"))
+
+    def kill(self, member):
+        subprocess.run([CLUSTER, "kill", self.dir, str(member + 1)], check=True, timeout=30)
+
+    def restart(self, member):
+        subprocess.run([CLUSTER, "restart", self.dir, str(member + 1)], check=True, timeout=60)
+        self.reload()
+
+    def stop(self):
+        subprocess.run([CLUSTER, "stop", self.dir], timeout=60)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Agent:
+    """A kvscope daemon watching only the given pids, on a free loopback port."""
+
+    def __init__(self, pids, *extra):
+        self.port = free_port()
+        self.log_path = tempfile.mktemp(prefix="kvscope-", suffix=".log")
+        self.log = open(self.log_path, "w")
+        args = [KVSCOPE, "--web.listen-address=127.0.0.1:%d" % self.port,
+                "--target.pid=" + ",".join(str(p) for p in pids), *extra]
+        self.started = time.time()
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        self.url = "http://127.0.0.1:%d/metrics" % self.port
+
+    def scrape_text(self):
+        return http_get(self.url)
+
+    def scrape(self):
+        return parse_metrics(self.scrape_text())
+
+    def wait_attached(self, names, timeout=10):
+        def ok():
+            m = self.scrape()
+            return all(value(m, "kvscope_target_attached", target=n) == 1 for n in names)
+        wait_for(ok, timeout, what="targets %s attached" % names)
+        return time.time() - self.started
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("kvscope did not exit within %ds of %s" % (timeout, sig))
+        self.log.close()
+        return self.proc.returncode
+
+    def logtext(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+
+def kvscope_links():
+    """bpftool's links whose program is kvscope's uprobe program."""
+    r = subprocess.run(["bpftool", "-j", "link", "show"], capture_output=True, text=True)
+    if r.returncode != 0:
+        return []
+    progs = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True)
+    ours = {p["id"] for p in json.loads(progs.stdout or "[]") if p.get("name") == "kvs_site_hit"}
+    return [l for l in json.loads(r.stdout or "[]") if l.get("prog_id") in ours]
+
+
+def uprobe_events():
+    try:
+        with open("/sys/kernel/tracing/uprobe_events") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+class Runner:
+    """Runs named test functions in order; prints 'N passed, N failed' last."""
+
+    def __init__(self, suite):
+        self.suite = suite
+        self.passed = 0
+        self.failed = 0
+
+    def run(self, name, fn, *args):
+        t0 = time.time()
+        try:
+            fn(*args)
+        except Exception:
+            self.failed += 1
+            print("FAIL %s (%.1fs)" % (name, time.time() - t0))
+            traceback.print_exc()
+        else:
+            self.passed += 1
+            print("ok   %s (%.1fs)" % (name, time.time() - t0))
+
+    def finish(self):
+        print("%s: %d passed, %d failed" % (self.suite, self.passed, self.failed))
+        return 1 if self.failed else 0

@@ -1,0 +1,283 @@
+#!/usr/bin/env python3
+"""Core agent against a real 3-member etcd cluster: kvscope's figures must
+equal what was sent and what etcd itself counts."""
+
+import json
+import subprocess
+import sys
+import time
+
+from kvtest import (Agent, Cluster, Runner, http_get, kvscope_links, parse_metrics, uprobe_events,
+                    value, wait_for, KVSCOPE)
+
+MAX_REQUEST_BYTES = 4096
+METHODS = ["Range", "Put", "DeleteRange", "Txn", "Compact"]
+# gRPC code name -> HTTP-style status, as profiles/etcd-3.4.yaml maps them
+GRPC_TO_STATUS = {"OK": "200", "Canceled": "499", "Unknown": "500", "InvalidArgument": "400",
+                  "DeadlineExceeded": "504", "NotFound": "404", "AlreadyExists": "409",
+                  "PermissionDenied": "403", "ResourceExhausted": "429",
+                  "FailedPrecondition": "400", "Aborted": "409", "OutOfRange": "400",
+                  "Unimplemented": "501", "Internal": "500", "Unavailable": "503",
+                  "DataLoss": "500", "Unauthenticated": "401"}
+
+
+def etcd_handled(cluster, member):
+    """{(method, status): count} from etcd's own grpc_server_handled_total."""
+    out = {}
+    for (name, labels), v in cluster.own_metrics(member).items():
+        ls = dict(labels)
+        if name == "grpc_server_handled_total" and ls.get("grpc_service") == "etcdserverpb.KV":
+            key = (ls["grpc_method"], GRPC_TO_STATUS[ls["grpc_code"]])
+            out[key] = out.get(key, 0) + v
+    return out
+
+
+def kvscope_requests(metrics, target):
+    out = {}
+    for (name, labels), v in metrics.items():
+        ls = dict(labels)
+        if name == "kvstore_requests_total" and ls["target"] == target:
+            key = (ls["method"], ls["status"])
+            out[key] = out.get(key, 0) + v
+    return out
+
+
+def delta(after, before):
+    keys = set(after) | set(before)
+    return {k: after.get(k, 0) - before.get(k, 0) for k in keys if after.get(k, 0) != before.get(k, 0)}
+
+
+def drive_load(c):
+    """Known requests per member; returns {member: {(method, status): n}}."""
+    expected = {0: {}, 1: {}, 2: {}}
+
+    def add(m, method, status, n=1):
+        expected[m][(method, status)] = expected[m].get((method, status), 0) + n
+
+    for m in range(3):
+        for i in range(4 + m):
+            c.etcdctl(m, "put", "it/k%d-%d" % (m, i), "v%d" % i)
+        add(m, "Put", "200", 4 + m)
+        for i in range(3 + m):
+            c.etcdctl(m, "get", "it/k%d-0" % m)
+        add(m, "Range", "200", 3 + m)
+        c.etcdctl(m, "del", "it/k%d-1" % m)
+        add(m, "DeleteRange", "200")
+        c.etcdctl(m, "txn", input="\nput it/txn%d t\n\n\n" % m)
+        add(m, "Txn", "200")
+    # A value over --max-request-bytes: etcd answers InvalidArgument.
+    r = c.etcdctl(1, "put", "it/big", "x" * (MAX_REQUEST_BYTES + 100), check=False)
+    assert r.returncode != 0 and "too large" in r.stderr, r.stderr
+    add(1, "Put", "400")
+    # Compact, then read below the compacted revision: OutOfRange.
+    rev = json.loads(c.etcdctl(0, "get", "it/k0-0", "-w", "json").stdout)["header"]["revision"]
+    add(0, "Range", "200")
+    c.etcdctl(0, "compact", str(rev))
+    add(0, "Compact", "200")
+    r = c.etcdctl(2, "get", "it/k0-0", "--rev=1", check=False)
+    assert r.returncode != 0 and "compacted" in r.stderr, r.stderr
+    add(2, "Range", "400")
+    return expected
+
+
+class CoreSuite:
+    def __init__(self):
+        self.cluster = Cluster("--max-request-bytes=%d" % MAX_REQUEST_BYTES, "--metrics=extensive")
+        self.agent = Agent(self.cluster.pids)
+
+    def test_attaches_within_2s(self):
+        took = self.agent.wait_attached(self.cluster.names)
+        assert took < 2.0, "attached after %.2fs" % took
+        m = self.agent.scrape()
+        for name, pid in zip(self.cluster.names, self.cluster.pids):
+            assert value(m, "kvstore_target_info", target=name, pid=str(pid), version="3.4.23",
+                         store="etcd", profile="etcd-3.4") == 1, name
+            assert value(m, "kvstore_target_up", target=name) == 1
+
+    def test_raft_gauges_within_1s(self):
+        t0 = time.time()
+
+        def present():
+            m = self.agent.scrape()
+            return all(value(m, "kvstore_raft_term", target=n) > 0 and
+                       value(m, "kvstore_raft_commit_index", target=n) > 0
+                       for n in self.cluster.names)
+        wait_for(present, 1.0, what="term and commit index for every member")
+        assert time.time() - t0 <= 1.0
+
+    def test_request_counts_exact(self):
+        c = self.cluster
+        before_k = self.agent.scrape()
+        before_e = [etcd_handled(c, m) for m in range(3)]
+        expected = drive_load(c)
+        time.sleep(0.3)
+        after_k = self.agent.scrape()
+        for m, name in enumerate(c.names):
+            got = delta(kvscope_requests(after_k, name), kvscope_requests(before_k, name))
+            etcd = delta(etcd_handled(c, m), before_e[m])
+            assert got == expected[m], "%s: kvscope %s != sent %s" % (name, got, expected[m])
+            assert got == etcd, "%s: kvscope %s != etcd %s" % (name, got, etcd)
+        self.after_load = after_k
+
+    def test_histogram_count_matches_counter(self):
+        m = self.agent.scrape()
+        for name in self.cluster.names:
+            for method in METHODS:
+                total = value(m, "kvstore_requests_total", target=name, method=method)
+                count = value(m, "kvstore_request_duration_seconds_count", target=name, method=method)
+                inf = value(m, "kvstore_request_duration_seconds_bucket", target=name, method=method,
+                            le="+Inf")
+                s = value(m, "kvstore_request_duration_seconds_sum", target=name, method=method)
+                assert total == count == inf, (name, method, total, count, inf)
+                assert (s > 0) == (count > 0), (name, method, s, count)
+                first = value(m, "kvstore_request_duration_seconds_bucket", target=name,
+                              method=method, le="0.0001")
+                assert first <= count
+
+    def test_raft_matches_endpoint_status(self):
+        c = self.cluster
+
+        def agree():
+            st = c.status()
+            m = self.agent.scrape()
+            mine = {n: (value(m, "kvstore_raft_term", target=n),
+                        value(m, "kvstore_raft_commit_index", target=n),
+                        value(m, "kvstore_raft_leader", target=n) == 1) for n in c.names}
+            return mine == st
+        wait_for(agree, 5, step=0.3, what="term/commit/leader equal to etcdctl endpoint status")
+
+    def test_leader_changes_match(self):
+        c = self.cluster
+        st = c.status()
+        leader = [i for i, n in enumerate(c.names) if st[n][2]][0]
+        follower = (leader + 1) % 3
+        ids = {}
+        out = c.etcdctl(leader, "member", "list", "-w", "json").stdout
+        for mem in json.loads(out)["members"]:
+            ids[mem["name"]] = mem["ID"]
+        before_k = self.agent.scrape()
+        before_e = [value(c.own_metrics(m), "etcd_server_leader_changes_seen_total") for m in range(3)]
+        c.etcdctl(leader, "move-leader", "%x" % ids[c.names[follower]])
+
+        def agree():
+            m = self.agent.scrape()
+            for i, n in enumerate(c.names):
+                mine = value(m, "kvstore_raft_leader_elections_total", target=n) - \
+                    value(before_k, "kvstore_raft_leader_elections_total", target=n)
+                theirs = value(c.own_metrics(i), "etcd_server_leader_changes_seen_total") - before_e[i]
+                if mine != theirs or mine < 1:
+                    return False
+            return True
+        wait_for(agree, 5, step=0.3, what="leader changes equal to etcd's own")
+
+    def test_storage_matches_etcd(self):
+        c = self.cluster
+        before_k = self.agent.scrape()
+        before_e = [c.own_metrics(m) for m in range(3)]
+        for i in range(10):
+            c.etcdctl(i % 3, "put", "it/s%d" % i, "v" * 200)
+
+        def agree():
+            m = self.agent.scrape()
+            for i, n in enumerate(c.names):
+                e = c.own_metrics(i)
+                pairs = [
+                    ("wal_sync", "etcd_disk_wal_fsync_duration_seconds_count"),
+                    ("backend_commit", "etcd_disk_backend_commit_duration_seconds_count"),
+                ]
+                for op, theirs in pairs:
+                    mine = value(m, "kvstore_storage_operations_total", target=n, operation=op) - \
+                        value(before_k, "kvstore_storage_operations_total", target=n, operation=op)
+                    if mine != value(e, theirs) - value(before_e[i], theirs) or mine == 0:
+                        print("  waiting: %s %s kvscope %d etcd %d" % (n, op, mine, value(e, theirs) - value(before_e[i], theirs)))
+                        return False
+                if value(m, "kvstore_storage_size_bytes", target=n) != \
+                        value(e, "etcd_mvcc_db_total_size_in_bytes"):
+                    print("  waiting: %s size kvscope %d etcd %d" % (n, value(m, "kvstore_storage_size_bytes", target=n), value(e, "etcd_mvcc_db_total_size_in_bytes")))
+                    return False
+            return True
+        wait_for(agree, 5, step=0.3, what="WAL syncs, backend commits and db size equal to etcd's")
+
+    def test_promtool_check_metrics(self):
+        text = self.agent.scrape_text()
+        r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
+                           text=True)
+        assert r.returncode == 0 and not r.stdout.strip() and not r.stderr.strip(), \
+            r.stdout + r.stderr
+
+    def test_gzip_scrape(self):
+        import gzip
+        import urllib.request
+        req = urllib.request.Request(self.agent.url, headers={"Accept-Encoding": "gzip"})
+        with urllib.request.urlopen(req, timeout=5) as r:
+            assert r.headers.get("Content-Encoding") == "gzip"
+            body = gzip.decompress(r.read()).decode()
+        assert parse_metrics(body)
+        assert "kvstore_requests_total" in body
+
+    def test_no_probe_left_after_sigterm(self):
+        assert kvscope_links(), "kvscope's links should be visible while it runs"
+        pid = self.agent.proc.pid
+        rc = self.agent.stop()
+        assert rc == 0, "exit code %s; log:\n%s" % (rc, self.agent.logtext())
+        assert not kvscope_links(), "links left: %s" % kvscope_links()
+        assert "libbpf_%d_" % pid not in uprobe_events()
+        log = self.agent.logtext()
+        assert "detaching every probe" in log, log
+        assert "level=error" not in log, log
+
+    def close(self):
+        if self.agent.proc.poll() is None:
+            self.agent.stop()
+        self.cluster.stop()
+
+
+def test_bad_flag_exits_2():
+    r = subprocess.run([KVSCOPE, "--no-such-flag"], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2, r.returncode
+    assert "usage:" in r.stderr and "no-such-flag" in r.stderr, r.stderr
+
+
+def test_version_and_help():
+    r = subprocess.run([KVSCOPE, "--version"], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0 and r.stdout.startswith("kvscope, version "), r.stdout
+    r = subprocess.run([KVSCOPE, "--help"], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0 and "--web.listen-address" in r.stdout
+
+
+def test_probes_lists_cheap_sites():
+    r = subprocess.run([KVSCOPE, "probes", "/usr/bin/etcd"], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "profile: etcd-3.4" in r.stdout
+    rows = [l for l in r.stdout.splitlines() if l.startswith(("go.etcd.io", "github.com"))]
+    assert len(rows) >= 16, r.stdout
+    per_request = [l for l in rows if "request" in l]
+    assert per_request and all("single-step" not in l for l in per_request), r.stdout
+
+
+def test_probes_unsupported_binary():
+    r = subprocess.run([KVSCOPE, "probes", "/bin/true"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and "unsupported:" in r.stdout, r.stdout
+
+
+def main():
+    runner = Runner("integration core")
+    runner.run("bad flag exits 2", test_bad_flag_exits_2)
+    runner.run("version and help", test_version_and_help)
+    runner.run("probes lists cheap sites", test_probes_lists_cheap_sites)
+    runner.run("probes on an unsupported binary", test_probes_unsupported_binary)
+    suite = CoreSuite()
+    try:
+        for name in ["attaches_within_2s", "raft_gauges_within_1s", "request_counts_exact",
+                     "histogram_count_matches_counter", "raft_matches_endpoint_status",
+                     "leader_changes_match", "storage_matches_etcd", "promtool_check_metrics",
+                     "gzip_scrape", "no_probe_left_after_sigterm"]:
+            runner.run(name.replace("_", " "), getattr(suite, "test_" + name))
+    finally:
+        suite.close()
+    return runner.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

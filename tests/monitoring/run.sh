@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Static checks of the monitoring stack: alerting and recording rules and
+# their unit tests, the Prometheus and Alertmanager configurations, the
+# Grafana dashboards and the deployment manifests. Needs promtool and
+# python3 with yaml; amtool is used when installed.
+# Prints `monitoring: N passed, N failed`; exits 1 on any failure.
+set -uo pipefail
+
+cd "$(dirname "$0")/../.." || exit 1
+here=tests/monitoring
+passed=0
+failed=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# One step: a command that passes or fails as a whole.
+step() {
+	local what=$1
+	shift
+	if "$@" >"$tmp/out" 2>&1; then
+		passed=$((passed + 1))
+		echo "PASS: $what"
+	else
+		failed=$((failed + 1))
+		echo "FAIL: $what"
+		sed 's/^/    /' "$tmp/out"
+	fi
+}
+
+# A checker printing PASS:/FAIL: lines: each line counts.
+checker() {
+	local what=$1 rc p f
+	shift
+	"$@" >"$tmp/out" 2>&1
+	rc=$?
+	p=$(grep -c '^PASS:' "$tmp/out")
+	f=$(grep -c '^FAIL:' "$tmp/out")
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1 # crashed before reporting
+		echo "FAIL: $what exited $rc"
+		sed 's/^/    /' "$tmp/out"
+	else
+		grep '^FAIL:' "$tmp/out"
+		echo "${what}: $p passed, $f failed"
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+
+# Prometheus as installed: prometheus.yml with the rules beside it in
+# rules/. Distribution builds of promtool may lack Kubernetes discovery;
+# then the pod job is checked with static targets and its relabelling.
+check_prometheus_config() {
+	mkdir -p "$tmp/prom/rules"
+	cp deploy/prometheus.yml "$tmp/prom/"
+	cp rules/*.yml "$tmp/prom/rules/"
+	if promtool check config "$tmp/prom/prometheus.yml"; then
+		return 0
+	fi
+	promtool check config "$tmp/prom/prometheus.yml" 2>&1 |
+		grep -q 'field kubernetes_sd_configs not found' || return 1
+	echo "promtool lacks kubernetes_sd_configs: checking the pod job with static targets"
+	python3 - "$tmp/prom/prometheus.yml" <<-'EOF' || return 1
+		import sys, yaml
+		path = sys.argv[1]
+		with open(path) as f:
+		    config = yaml.safe_load(f)
+		for job in config["scrape_configs"]:
+		    if job.pop("kubernetes_sd_configs", None) is not None:
+		        job["static_configs"] = [{"targets": ["pod.invalid:80"]}]
+		with open(path, "w") as f:
+		    yaml.safe_dump(config, f, sort_keys=False)
+	EOF
+	promtool check config "$tmp/prom/prometheus.yml"
+}
+
+check_rule_tests() {
+	(cd rules/tests && promtool test rules ./*.yml)
+}
+
+step "promtool check rules" promtool check rules rules/*.yml
+step "promtool test rules" check_rule_tests
+checker "alert coverage" python3 "$here/check_alert_tests.py"
+step "promtool check config deploy/prometheus.yml" check_prometheus_config
+if command -v amtool >/dev/null; then
+	step "amtool check-config deploy/alertmanager.yml" amtool check-config deploy/alertmanager.yml
+else
+	echo "SKIP: amtool not installed (prometheus-alertmanager)"
+fi
+checker "dashboards" python3 "$here/check_dashboards.py"
+checker "manifests" python3 "$here/check_manifests.py"
+step "e2e.sh syntax" bash -n "$here/e2e.sh"
+step "e2e_tool.py syntax" python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' "$here/e2e_tool.py"
+
+echo "monitoring: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
