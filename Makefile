@@ -86,11 +86,15 @@ unit: $(UNIT_BINS)
 integration: agent
 	@tests/integration/run.sh
 
+# The monitoring stack proven live: Prometheus, Alertmanager, node exporter,
+# kvscope and a demo cluster on loopback.
+e2e: deps $(BUILD)/kvscope
+	@tests/monitoring/e2e.sh
+
 # The README's test command: installs what it needs, builds, runs every test.
 test: deps
 	@$(MAKE) --no-print-directory agent
-	@$(MAKE) --no-print-directory unit
-	@$(MAKE) --no-print-directory integration
+	@tests/run-all.sh
 
 # The README's run command: kvscope on this host; a local 3-node etcd demo
 # when no store is running.

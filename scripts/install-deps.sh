@@ -7,7 +7,8 @@ packages=(
 	make gcc clang llvm pkg-config bpftool
 	libbpf-dev libelf-dev zlib1g-dev libcapstone-dev libmicrohttpd-dev libyaml-dev
 	libcmocka-dev
-	etcd-server etcd-client golang-go prometheus
+	etcd-server etcd-client golang-go prometheus prometheus-alertmanager prometheus-node-exporter
+	python3-yaml
 	curl python3 procps iproute2 util-linux
 )
 

@@ -44,6 +44,15 @@ start_member() {
 	echo "PID_$i=$pid" >>"$dir/members.env"
 }
 
+# Summary lines for other tools: client URLs and PIDs in member order.
+write_summary() {
+	# shellcheck disable=SC1091
+	. "$dir/members.env"
+	sed -i '/^ETCD_ENDPOINTS=/d; /^ETCD_PIDS=/d' "$dir/members.env"
+	echo "ETCD_ENDPOINTS=$ENDPOINTS" >>"$dir/members.env"
+	echo "ETCD_PIDS=\"$PID_1 $PID_2 $PID_3\"" >>"$dir/members.env"
+}
+
 wait_healthy() {
 	# shellcheck disable=SC1091
 	. "$dir/members.env"
@@ -78,6 +87,7 @@ do_start() {
 		echo "ENDPOINTS=$endpoints"
 	} >"$dir/members.env"
 	for i in 1 2 3; do start_member "$i" new; done
+	write_summary
 	wait_healthy
 }
 
@@ -122,6 +132,7 @@ kill)
 	;;
 restart)
 	start_member "${3:?member number}" existing
+	write_summary
 	wait_healthy
 	;;
 *) echo "cluster.sh: unknown command $cmd" >&2; exit 2 ;;

@@ -54,11 +54,14 @@ check_prometheus_config() {
 	mkdir -p "$tmp/prom/rules"
 	cp deploy/prometheus.yml "$tmp/prom/"
 	cp rules/*.yml "$tmp/prom/rules/"
-	if promtool check config "$tmp/prom/prometheus.yml"; then
+	if promtool check config "$tmp/prom/prometheus.yml" >"$tmp/prom/check.out" 2>&1; then
+		cat "$tmp/prom/check.out"
 		return 0
 	fi
-	promtool check config "$tmp/prom/prometheus.yml" 2>&1 |
-		grep -q 'field kubernetes_sd_configs not found' || return 1
+	if ! grep -q 'field kubernetes_sd_configs not found' "$tmp/prom/check.out"; then
+		cat "$tmp/prom/check.out"
+		return 1
+	fi
 	echo "promtool lacks kubernetes_sd_configs: checking the pod job with static targets"
 	python3 - "$tmp/prom/prometheus.yml" <<-'EOF' || return 1
 		import sys, yaml

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs every suite of `make test` and closes with one line for all of them.
+set -u
+cd "$(dirname "$0")/.."
+passed=0 failed=0 broken=()
+run_suite() {
+	local name=$1
+	shift
+	echo "=== $name"
+	local log
+	log=$(mktemp)
+	"$@" 2>&1 | tee "$log"
+	local rc=${PIPESTATUS[0]}
+	local line
+	line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+	rm -f "$log"
+	local p f
+	p=$(sed -n 's/.* \([0-9]*\) passed, \([0-9]*\) failed.*/\1/p' <<<"$line")
+	f=$(sed -n 's/.* \([0-9]*\) passed, \([0-9]*\) failed.*/\2/p' <<<"$line")
+	passed=$((passed + ${p:-0}))
+	failed=$((failed + ${f:-0}))
+	if [ "$rc" -ne 0 ]; then
+		broken+=("$name")
+		[ "${f:-0}" -gt 0 ] || failed=$((failed + 1))
+	fi
+}
+run_suite unit make --no-print-directory unit
+run_suite integration make --no-print-directory integration
+[ -x tests/monitoring/run.sh ] && run_suite monitoring tests/monitoring/run.sh
+[ "${#broken[@]}" -eq 0 ] || echo "suites with failures: ${broken[*]}"
+echo "all: $passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "${#broken[@]}" -eq 0 ]
