@@ -60,10 +60,14 @@ $(BUILD)/obj/profiles_builtin.o: $(BUILD)/profiles_builtin.c | $(BUILD)/obj
 $(BUILD)/san/profiles_builtin.o: $(BUILD)/profiles_builtin.c | $(BUILD)/san
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SAN) -c $< -o $@
 
-$(BUILD)/obj/%.o: agent/%.c agent/*.h include/*.h $(SKELS) | $(BUILD)/obj
+$(BUILD)/obj/%.o: agent/%.c agent/*.h include/*.h | $(BUILD)/obj
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -c $< -o $@
-$(BUILD)/san/%.o: agent/%.c agent/*.h include/*.h $(SKELS) | $(BUILD)/san
+$(BUILD)/san/%.o: agent/%.c agent/*.h include/*.h | $(BUILD)/san
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SAN) -c $< -o $@
+
+# Only the files that load BPF objects include skeletons.
+SKEL_USERS := $(shell grep -l 'skel\.h' agent/*.c 2>/dev/null)
+$(patsubst agent/%.c,$(BUILD)/obj/%.o,$(SKEL_USERS)) $(patsubst agent/%.c,$(BUILD)/san/%.o,$(SKEL_USERS)): $(SKELS)
 
 $(BUILD)/libkvscope.a: $(OBJS)
 	ar rcs $@ $^

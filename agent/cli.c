@@ -212,18 +212,28 @@ static int parse_command(int argc, char **argv, struct config *cfg, char *err, s
 	return -1;
 }
 
+/* optopt holds an unknown short option; a long one is the argument just read */
+static void flag_error(char **argv, char *err, size_t errlen)
+{
+	if (optopt > 0 && optopt < 256)
+		snprintf(err, errlen, "unknown flag: -%c", optopt);
+	else
+		snprintf(err, errlen, "unknown flag or missing value: %s",
+			 optind > 0 && argv[optind - 1] ? argv[optind - 1] : "?");
+}
+
 int cli_parse(int argc, char **argv, struct config *cfg, char *err, size_t errlen)
 {
 	int opt, idx = 0;
 
 	/* GNU getopt moves operands last, so flags may follow `probes` too */
 	cli_defaults(cfg);
-	optind = 1;
+	/* 0, not 1: glibc then also forgets a parse that stopped inside "-xh" */
+	optind = 0;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "h", long_options, &idx)) != -1) {
 		if (opt == '?' || opt == ':') {
-			snprintf(err, errlen, "unknown flag or missing value: %s",
-				 argv[optind - 1] ? argv[optind - 1] : "?");
+			flag_error(argv, err, errlen);
 			return -1;
 		}
 		if (apply_option(opt, optarg, cfg)) {

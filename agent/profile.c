@@ -14,6 +14,7 @@
 
 #define PROFILE_MAX_BYTES   (1 << 20)
 #define PROFILE_MAX_SYMBOLS 64
+#define PROFILE_MAX_DEPTH   16 /* format 1 nests six levels deep */
 #define STATUS_MIN	    100
 #define STATUS_MAX	    599
 #define STATUS_DEFAULT	    500
@@ -346,6 +347,53 @@ static int yaml_error(struct profile_doc *d, const yaml_parser_t *parser, const 
 	return -1;
 }
 
+static int check_event_depth(struct profile_doc *d, const yaml_event_t *event, int *depth)
+{
+	switch (event->type) {
+	case YAML_SEQUENCE_START_EVENT:
+	case YAML_MAPPING_START_EVENT:
+		if (++*depth > PROFILE_MAX_DEPTH)
+			return profile_doc__error_line(d, event->start_mark.line + 1,
+						       "nested more than %d levels deep",
+						       PROFILE_MAX_DEPTH);
+		return 0;
+	case YAML_SEQUENCE_END_EVENT:
+	case YAML_MAPPING_END_EVENT:
+		--*depth;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * libyaml's scanner does work in proportion to the open flow collections for
+ * every token, so text like "[[[[..." takes quadratic time to load. A first
+ * pass over the events refuses deep nesting as soon as it is seen.
+ */
+static int check_nesting(struct profile_doc *d, const char *text, size_t len)
+{
+	yaml_parser_t parser;
+	yaml_event_t event;
+	int depth = 0, ret = 0;
+	bool done = false;
+
+	if (!yaml_parser_initialize(&parser))
+		return profile_doc__error(d, NULL, "out of memory");
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	while (!done && ret == 0) {
+		if (!yaml_parser_parse(&parser, &event)) {
+			ret = yaml_error(d, &parser, text, len);
+			break;
+		}
+		done = event.type == YAML_STREAM_END_EVENT;
+		ret = check_event_depth(d, &event, &depth);
+		yaml_event_delete(&event);
+	}
+	yaml_parser_delete(&parser);
+	return ret;
+}
+
 /* A profile is one YAML document; a second one would be silently unused. */
 static int check_single_document(struct profile_doc *d, yaml_parser_t *parser, const char *text,
 				 size_t len)
@@ -393,17 +441,22 @@ int profile__parse(const char *text, size_t len, const char *source, struct prof
 	int ret = -1;
 
 	*out = NULL;
+	if (!text) {
+		text = "";
+		len = 0;
+	}
 	p = calloc(1, sizeof(*p));
 	if (!p || !(p->source = strdup(d.source))) {
 		profile_doc__error(&d, NULL, "out of memory");
 		goto free_profile;
 	}
+	if (check_nesting(&d, text, len))
+		goto free_profile;
 	if (!yaml_parser_initialize(&parser)) {
 		profile_doc__error(&d, NULL, "out of memory");
 		goto free_profile;
 	}
-	yaml_parser_set_input_string(&parser, (const unsigned char *)(text ? text : ""),
-				     text ? len : 0);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	ret = parse_document(&d, &parser, text, len, p);
 	yaml_parser_delete(&parser);
 free_profile:

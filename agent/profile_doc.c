@@ -11,17 +11,33 @@
 
 #include "profile_doc.h"
 
-int profile_doc__error(struct profile_doc *d, const yaml_node_t *at, const char *fmt, ...)
+static int verror(struct profile_doc *d, size_t line, const char *fmt, va_list ap)
 {
 	char reason[320];
+
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	if (d->err && d->errlen)
+		snprintf(d->err, d->errlen, "%s:%zu: %s%s", d->source, line, d->where, reason);
+	return -1;
+}
+
+int profile_doc__error(struct profile_doc *d, const yaml_node_t *at, const char *fmt, ...)
+{
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(reason, sizeof(reason), fmt, ap);
+	verror(d, at ? at->start_mark.line + 1 : 1, fmt, ap);
 	va_end(ap);
-	if (d->err && d->errlen)
-		snprintf(d->err, d->errlen, "%s:%zu: %s%s", d->source,
-			 at ? at->start_mark.line + 1 : (size_t)1, d->where, reason);
+	return -1;
+}
+
+int profile_doc__error_line(struct profile_doc *d, size_t line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	verror(d, line, fmt, ap);
+	va_end(ap);
 	return -1;
 }
 

@@ -8,6 +8,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "kvscope.h"
+#include "kvscope_buckets.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -135,19 +136,6 @@ static __always_inline int read_value(struct pt_regs *regs, const struct kvs_rea
 	return 0;
 }
 
-static __always_inline __u32 bucket_index(__u64 ns)
-{
-	__u32 n = bucket_count;
-
-	for (__u32 i = 0; i < KVS_MAX_BUCKETS; i++) {
-		if (i >= n)
-			return n;
-		if (ns <= bucket_bounds_ns[i])
-			return i;
-	}
-	return n < KVS_MAX_BUCKETS ? n : KVS_MAX_BUCKETS;
-}
-
 static __always_inline struct kvs_stat *stat_entry(struct kvs_stat_key *key)
 {
 	struct kvs_stat *st = bpf_map_lookup_elem(&stats, key);
@@ -172,7 +160,7 @@ static __always_inline void observe(struct kvs_stat_key *key, __u64 ns, bool tim
 	if (!timed)
 		return;
 	st->sum_ns += ns;
-	__u32 b = bucket_index(ns);
+	__u32 b = kvs_bucket_index(bucket_bounds_ns, bucket_count, ns);
 
 	if (b <= KVS_MAX_BUCKETS)
 		st->buckets[b] += 1;

@@ -3,12 +3,15 @@
 equal what was sent and what etcd itself counts."""
 
 import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
-from kvtest import (Agent, Cluster, Runner, http_get, kvscope_links, parse_metrics, uprobe_events,
-                    value, wait_for, KVSCOPE)
+from kvtest import (Agent, Cluster, Runner, free_port, has, kvscope_links, parse_metrics,
+                    uprobe_events, value, wait_for, KVSCOPE, ROOT)
 
 MAX_REQUEST_BYTES = 4096
 METHODS = ["Range", "Put", "DeleteRange", "Txn", "Compact"]
@@ -198,6 +201,37 @@ class CoreSuite:
             return True
         wait_for(agree, 5, step=0.3, what="WAL syncs, backend commits and db size equal to etcd's")
 
+    def test_other_etcd_not_counted(self):
+        """A fourth etcd runs the same binary, so kvscope's uprobes trap in it
+        too; the kernel-side filter must leave its requests uncounted."""
+        port, peer = free_port(), free_port()
+        data = tempfile.mkdtemp(prefix="kvscope-other-")
+        url = "http://127.0.0.1:%d" % port
+        other = subprocess.Popen(
+            ["/usr/bin/etcd", "--name", "other", "--data-dir", data,
+             "--listen-client-urls", url, "--advertise-client-urls", url,
+             "--listen-peer-urls", "http://127.0.0.1:%d" % peer,
+             "--initial-advertise-peer-urls", "http://127.0.0.1:%d" % peer,
+             "--initial-cluster", "other=http://127.0.0.1:%d" % peer],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            env = dict(os.environ, ETCDCTL_API="3")
+            ctl = ["etcdctl", "--endpoints", url, "--command-timeout=5s"]
+            wait_for(lambda: subprocess.run(ctl + ["endpoint", "health"], env=env,
+                                            capture_output=True).returncode == 0, 20,
+                     what="the other etcd")
+            before = self.agent.scrape()
+            for i in range(20):
+                subprocess.run(ctl + ["put", "other/k%d" % i, "v"], env=env, check=True,
+                               capture_output=True, timeout=30)
+            after = self.agent.scrape()
+            assert value(after, "kvstore_requests_total") == value(before, "kvstore_requests_total")
+            assert not any(dict(ls).get("target") == "other" for (_, ls) in after)
+        finally:
+            other.terminate()
+            other.wait(15)
+            shutil.rmtree(data, ignore_errors=True)
+
     def test_promtool_check_metrics(self):
         text = self.agent.scrape_text()
         r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
@@ -261,17 +295,73 @@ def test_probes_unsupported_binary():
     assert r.returncode == 1 and "unsupported:" in r.stdout, r.stdout
 
 
+def go_module_of(binary):
+    out = subprocess.run(["go", "version", "-m", binary], capture_output=True, text=True,
+                         check=True).stdout
+    return [l.split("\t")[2] for l in out.splitlines() if l.startswith("\tpath\t")][0]
+
+
+def test_unsupported_binary_and_broken_profile():
+    """A store binary no profile fits: one log line, attached 0, an attach
+    error; a broken profile in --profile.dir: rejected with file and line,
+    and the agent serves on."""
+    fixture = os.path.join(ROOT, "build", "fixtures", "goserver")
+    pdir = tempfile.mkdtemp(prefix="kvscope-profiles-")
+    with open(os.path.join(pdir, "toystore.yaml"), "w") as f:
+        f.write(TOY_PROFILE % go_module_of(fixture))
+    with open(os.path.join(pdir, "broken.yaml"), "w") as f:
+        f.write("format: 1\nname: broken\nstore: x\nlanguage: go\nmatch: [\n")
+    proc = subprocess.Popen([fixture])
+    agent = Agent([proc.pid], "--profile.dir=" + pdir)
+    try:
+        name = "goserver-%d" % proc.pid
+        wait_for(lambda: has(agent.scrape(), "kvscope_target_attached", target=name), 5,
+                 what="the toy store listed")
+        m = agent.scrape()
+        assert value(m, "kvscope_target_attached", target=name) == 0
+        assert value(m, "kvscope_attach_errors_total", reason="unsupported_binary") == 1
+        log = agent.logtext()
+        skipped = [l for l in log.splitlines() if "target skipped" in l]
+        assert len(skipped) == 1 and "does not match" in skipped[0], log
+        assert "broken.yaml:" in log and "profile rejected" in log, log
+    finally:
+        agent.stop()
+        proc.terminate()
+        proc.wait(10)
+        shutil.rmtree(pdir, ignore_errors=True)
+
+
+TOY_PROFILE = """format: 1
+name: toystore-1
+store: toystore
+language: go
+match:
+  go_module: %s
+  version_regex: '^1\\.'
+version:
+  go_string: '^[0-9]+\\.[0-9]+\\.[0-9]+$'
+methods: [Get]
+probes:
+  - function: main.handleGet
+    role: request_start
+    site: entry
+    method: Get
+"""
+
+
 def main():
     runner = Runner("integration core")
     runner.run("bad flag exits 2", test_bad_flag_exits_2)
     runner.run("version and help", test_version_and_help)
     runner.run("probes lists cheap sites", test_probes_lists_cheap_sites)
     runner.run("probes on an unsupported binary", test_probes_unsupported_binary)
+    runner.run("unsupported binary and broken profile", test_unsupported_binary_and_broken_profile)
     suite = CoreSuite()
     try:
         for name in ["attaches_within_2s", "raft_gauges_within_1s", "request_counts_exact",
                      "histogram_count_matches_counter", "raft_matches_endpoint_status",
-                     "leader_changes_match", "storage_matches_etcd", "promtool_check_metrics",
+                     "leader_changes_match", "storage_matches_etcd", "other_etcd_not_counted",
+                     "promtool_check_metrics",
                      "gzip_scrape", "no_probe_left_after_sigterm"]:
             runner.run(name.replace("_", " "), getattr(suite, "test_" + name))
     finally:

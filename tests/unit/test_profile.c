@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -321,6 +322,25 @@ static void test_truncated_etcd_profile(void **state)
 		free(prefix);
 	}
 	assert_true(accepted >= 1); /* at least the whole file */
+	free(text);
+}
+
+/* libyaml slows down quadratically with open flow collections. */
+static void test_deep_nesting_is_refused_quickly(void **state)
+{
+	size_t len = 1 << 20;
+	char *text = malloc(len), err[256] = "";
+	struct profile *p = NULL;
+	struct timespec t0, t1;
+
+	(void)state;
+	assert_non_null(text);
+	memset(text, '[', len);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(profile__parse(text, len, "deep.yaml", &p, err, sizeof(err)), -1);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_string_equal(err, "deep.yaml:1: nested more than 16 levels deep");
+	assert_true(t1.tv_sec - t0.tv_sec < 2);
 	free(text);
 }
 
