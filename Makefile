@@ -29,7 +29,8 @@ OBJS		:= $(patsubst agent/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) $(BUILD)/obj/profile
 SAN_OBJS	:= $(patsubst agent/%.c,$(BUILD)/san/%.o,$(LIB_SRCS)) $(BUILD)/san/profiles_builtin.o
 UNIT_BINS	:= $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-.PHONY: all deps agent test unit integration fidelity bench e2e clean format run check-format
+.PHONY: all deps agent test unit integration fidelity bench e2e clean format run check-format \
+	test-kernels fuzz
 all: agent
 
 agent: $(BUILD)/kvscope $(BUILD)/san/kvscope
@@ -94,6 +95,22 @@ integration: agent
 # kvscope and a demo cluster on loopback.
 e2e: deps $(BUILD)/kvscope
 	@tests/monitoring/e2e.sh
+
+# Agreement with etcd's own books through failover, errors and restarts.
+fidelity: deps agent
+	@tests/fidelity/run.sh
+
+# What kvscope costs the store, side by side with the alternatives.
+bench: deps $(BUILD)/kvscope
+	@bench/run.sh
+
+# The CO-RE objects and the kprobe/fentry paths on Debian's stock kernel, in qemu.
+test-kernels: deps agent
+	@tests/kernels/run.sh
+
+# libFuzzer targets; FUZZ_SECONDS each (make test runs a short smoke).
+fuzz: deps
+	@tests/fuzz/run.sh
 
 # The README's test command: installs what it needs, builds, runs every test.
 test: deps

@@ -39,17 +39,18 @@ static void print_sites(const struct binary *b)
 {
 	const struct profile *p = b->profile;
 
-	printf("%-70s %12s %6s %8s %-12s %-26s %s\n", "FUNCTION", "ADDRESS", "SIZE", "SITE",
-	       "COST", "INSTRUCTION", "MEASURES");
+	printf("%-70s %12s %6s %8s %10s %-12s %-26s %s\n", "FUNCTION", "ADDRESS", "SIZE", "SITE",
+	       "OFFSET", "COST", "INSTRUCTION", "MEASURES");
 	for (int i = 0; i < b->res.nsites; i++) {
 		const struct resolved_site *rs = &b->res.sites[i];
 		const struct profile_probe *probe = &p->probes[rs->probe];
 		char what[160];
 
 		describe_probe(p, probe, what, sizeof(what));
-		printf("%-70s %#12llx %6llu %+8lld %-12s %-26s %s\n", probe->function,
+		printf("%-70s %#12llx %6llu %+8lld %#10llx %-12s %-26s %s\n", probe->function,
 		       (unsigned long long)rs->func.vaddr, (unsigned long long)rs->func.size,
-		       (long long)(rs->site.vaddr - rs->func.vaddr), site_cost__name(rs->site.cost),
+		       (long long)(rs->site.vaddr - rs->func.vaddr),
+		       (unsigned long long)rs->file_offset, site_cost__name(rs->site.cost),
 		       rs->site.insn, what);
 	}
 }

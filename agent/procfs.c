@@ -67,7 +67,8 @@ int procfs_parse_stat(const char *buf, char *comm, size_t commlen, uint64_t *sta
 	const char *close = strrchr(buf, ')');
 	unsigned long long st = 0;
 
-	if (!open || !close || close < open)
+	/* close[1] must exist: the field walk below starts one past it */
+	if (!open || !close || close < open || !close[1])
 		return -1;
 	copy_bounded(comm, commlen, open + 1, (size_t)(close - open - 1));
 	/* field 22 (starttime); fields 3.. follow ") " */

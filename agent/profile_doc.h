@@ -29,7 +29,7 @@ int profile_doc__error(struct profile_doc *d, const yaml_node_t *at, const char 
     __attribute__((format(printf, 3, 4)));
 
 int profile_doc__error_line(struct profile_doc *d, size_t line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Copies `s` for a message: quoted, shortened, non-printable bytes as '?'. */
 const char *profile_doc__quote(const char *s, char *buf, size_t len);
