@@ -84,6 +84,7 @@ void attach__maps(const struct attach_ctx *ac, struct bpf_maps *out)
 	out->gauges_fd = bpf_map__fd(ac->skel->maps.gauges);
 	out->lost_fd = bpf_map__fd(ac->skel->maps.lost);
 	out->inflight_fd = bpf_map__fd(ac->skel->maps.inflight);
+	out->watched_fd = bpf_map__fd(ac->skel->maps.watched);
 }
 
 int attach__links(const struct attach_ctx *ac)
@@ -177,10 +178,14 @@ static int attach_binary(struct attach_ctx *ac, const char *path, const struct b
 	return 0;
 }
 
-int attach__target(struct attach_ctx *ac, uint16_t slot, pid_t pid, const char *binary_path,
-		   const struct binary *b, char *err, size_t errlen)
+int attach__target(struct attach_ctx *ac, uint16_t slot, uint16_t profile_id, pid_t pid,
+		   const char *binary_path, const struct binary *b, char *err, size_t errlen)
 {
-	struct kvs_watch w = {.target = slot};
+	struct kvs_watch w = {
+		.target = slot,
+		.profile = profile_id,
+		.task_reg = b->profile->lang == PROFILE_LANG_GO ? KVS_REG_R14 : KVS_REG_NONE,
+	};
 	uint32_t tgid = (uint32_t)pid;
 
 	if (!find_binary(ac, b) && attach_binary(ac, binary_path, b, err, errlen))

@@ -18,6 +18,7 @@ struct bpf_maps {
 	int gauges_fd;
 	int lost_fd;
 	int inflight_fd;
+	int watched_fd;
 };
 
 struct attach_ctx;
@@ -33,8 +34,8 @@ void attach__maps(const struct attach_ctx *ac, struct bpf_maps *out);
  * Counts process `pid` under target `slot`: attaches the sites of its binary
  * `b` (opened through `binary_path`) unless that binary already has them.
  */
-int attach__target(struct attach_ctx *ac, uint16_t slot, pid_t pid, const char *binary_path,
-		   const struct binary *b, char *err, size_t errlen);
+int attach__target(struct attach_ctx *ac, uint16_t slot, uint16_t profile_id, pid_t pid,
+		   const char *binary_path, const struct binary *b, char *err, size_t errlen);
 /* Stops counting `pid`; drops its unfinished requests. Returns how many were dropped. */
 int attach__untarget(struct attach_ctx *ac, pid_t pid);
 /* Number of uprobes in place. */

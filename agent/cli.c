@@ -65,6 +65,7 @@ void cli_usage(FILE *f)
 {
 	fputs("usage: kvscope [flags]                 watch store processes, serve /metrics\n"
 	      "       kvscope probes BINARY|--pid PID  list the probe sites kvscope would use\n"
+	      "       kvscope check                    what this kernel offers; exit 1 if kvscope cannot run\n"
 	      "\n"
 	      "flags:\n"
 	      "  --web.listen-address=\":2112\"   address to serve metrics on\n"
@@ -89,8 +90,11 @@ int cli_parse_buckets(const char *s, double *out, int max, int *n)
 	char *copy = strdup(s), *save = NULL, *tok;
 	int count = 0, rc = 0;
 
-	if (!copy)
+	/* strtok_r would skip empty items: "0.1,,0.2" is a typo, not two bounds */
+	if (!copy || !*s || *s == ',' || s[strlen(s) - 1] == ',' || strstr(s, ",,")) {
+		free(copy);
 		return -1;
+	}
 	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		char *end;
 		double v;
@@ -198,6 +202,10 @@ static int parse_command(int argc, char **argv, struct config *cfg, char *err, s
 {
 	if (optind >= argc)
 		return 0;
+	if (strcmp(argv[optind], "check") == 0 && cfg->command == CMD_RUN && optind + 1 == argc) {
+		cfg->command = CMD_CHECK;
+		return 0;
+	}
 	if (strcmp(argv[optind], "probes") == 0 && cfg->command == CMD_RUN) {
 		cfg->command = CMD_PROBES;
 		if (optind + 1 < argc)

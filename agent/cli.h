@@ -14,7 +14,7 @@
 
 #define CLI_MAX_PIDS 64
 
-enum cli_command { CMD_RUN, CMD_PROBES, CMD_HELP, CMD_VERSION };
+enum cli_command { CMD_RUN, CMD_PROBES, CMD_CHECK, CMD_HELP, CMD_VERSION };
 
 struct config {
 	enum cli_command command;

@@ -8,10 +8,15 @@
 
 #include <bpf/libbpf.h>
 
+#include <pthread.h>
+
 #include "collector.h"
 #include "commands.h"
+#include "disk.h"
+#include "hooks.h"
 #include "http.h"
 #include "log.h"
+#include "procevents.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -31,6 +36,17 @@ static void install_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/* Threads started while blocked inherit it: stop signals reach the main loop. */
+static void block_stop_signals(bool block)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(block ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
+}
+
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	char line[1024];
@@ -46,18 +62,27 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 	return 0;
 }
 
+static double now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void sleep_seconds(double s)
 {
 	struct timespec ts = {.tv_sec = (time_t)s, .tv_nsec = (long)((s - (double)(time_t)s) * 1e9)};
 
-	while (nanosleep(&ts, &ts) && errno == EINTR && !stop_requested)
-		;
+	nanosleep(&ts, NULL); /* EINTR ends it early: the loop checks for a stop */
 }
 
 struct daemon {
 	struct catalog catalog;
 	struct target_table targets;
 	struct attach_ctx *bpf;
+	struct disk_ctx *disk;
+	struct procevents *events;
 	struct binary_cache *binaries;
 	struct http_server *http;
 	struct collector collector;
@@ -71,6 +96,7 @@ static int start_http(struct daemon *d, const struct config *cfg)
 	char err[256];
 
 	d->collector = (struct collector){.targets = &d->targets,
+					  .disk = d->disk,
 					  .bounds = cfg->buckets,
 					  .nbounds = cfg->nbuckets,
 					  .procfs = cfg->procfs};
@@ -83,6 +109,37 @@ static int start_http(struct daemon *d, const struct config *cfg)
 	log_msg(LOG_INFO, "listening", "address", cfg->listen_address, "path",
 		cfg->telemetry_path, NULL);
 	return 0;
+}
+
+/* Disk syscall probes on the best hook this kernel has; kvscope runs on without. */
+static void start_disk(struct daemon *d)
+{
+	struct kernel_features f;
+	enum syscall_hook hook;
+	char err[256];
+
+	hooks__probe(&f);
+	hook = hooks__choose(&f);
+	log_msg(LOG_INFO, "syscall hook chosen", "hook", hooks__name(hook), "kernel", f.release,
+		NULL);
+	if (hook == HOOK_NONE)
+		return;
+	if (disk__open(d->bpf, hook, &d->disk, err, sizeof(err))) {
+		log_msg(LOG_WARN, "disk metrics off", "err", err, NULL);
+		return;
+	}
+	for (int i = 0; i < d->catalog.count; i++)
+		disk__add_rules(d->disk, (uint16_t)i, d->catalog.profiles[i]);
+}
+
+static void start_events(struct daemon *d)
+{
+	char err[256];
+
+	if (procevents__open(&d->events, err, sizeof(err)))
+		log_msg(LOG_WARN, "process events unavailable, polling /proc", "err", err, NULL);
+	else
+		log_msg(LOG_INFO, "process events: sched_process_exec/exit tracepoints", NULL);
 }
 
 static int daemon_start(struct daemon *d, const struct config *cfg)
@@ -98,10 +155,12 @@ static int daemon_start(struct daemon *d, const struct config *cfg)
 		log_msg(LOG_ERROR, "cannot load BPF programs", "err", err, NULL);
 		return -1;
 	}
+	start_events(d);
 	d->binaries = binary_cache__new(&d->catalog);
 	if (!d->binaries || start_http(d, cfg))
 		return -1;
 	d->discovery = (struct discovery){.table = &d->targets,
+					  .catalog = &d->catalog,
 					  .binaries = d->binaries,
 					  .bpf = d->bpf,
 					  .procfs = cfg->procfs,
@@ -110,15 +169,51 @@ static int daemon_start(struct daemon *d, const struct config *cfg)
 						     .exe_glob = cfg->target_exe,
 						     .name_glob = cfg->target_name},
 					  .self = getpid()};
+	/* targets first: verifying the syscall programs takes a second or two */
+	discovery__scan(&d->discovery);
+	start_disk(d);
+	pthread_mutex_lock(&d->targets.lock); /* scrapes read it under this lock */
+	d->collector.disk = d->disk;
+	pthread_mutex_unlock(&d->targets.lock);
 	return 0;
 }
 
 static void daemon_stop(struct daemon *d)
 {
 	http_server__stop(d->http);
+	procevents__close(d->events);
+	disk__close(d->disk);
 	binary_cache__free(d->binaries);
 	attach__close(d->bpf);
 	catalog__free(&d->catalog);
+}
+
+/*
+ * Discovery runs on every exec/exit event, again shortly after (an exiting
+ * process is still visible when its event fires), and every `fallback`
+ * seconds in case an event was lost; without events it polls.
+ */
+static void discovery_loop(struct daemon *d, const struct config *cfg)
+{
+	double fallback = d->events ? 2.0 : cfg->discovery_interval_s;
+	double next = 0;
+
+	while (!stop_requested) {
+		double now = now_seconds();
+
+		if (now >= next) {
+			discovery__scan(&d->discovery);
+			next = now + fallback;
+		}
+		int wait_ms = (int)((next - now) * 1000) + 1;
+
+		if (!d->events) {
+			sleep_seconds((double)wait_ms / 1000);
+		} else if (procevents__wait(d->events, wait_ms) > 0) {
+			discovery__scan(&d->discovery);
+			next = now_seconds() + 0.2;
+		}
+	}
 }
 
 int cmd_run(const struct config *cfg)
@@ -128,12 +223,11 @@ int cmd_run(const struct config *cfg)
 
 	install_signals();
 	libbpf_set_print(libbpf_log);
+	block_stop_signals(true);
 	if (daemon_start(&d, cfg) == 0) {
+		block_stop_signals(false);
 		log_msg(LOG_INFO, "request and Raft probes: uprobes on the store binaries", NULL);
-		while (!stop_requested) {
-			discovery__scan(&d.discovery);
-			sleep_seconds(cfg->discovery_interval_s);
-		}
+		discovery_loop(&d, cfg);
 		log_msg(LOG_INFO, "stopping: detaching every probe", NULL);
 		rc = 0;
 	}

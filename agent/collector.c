@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "collector.h"
+#include "collector_disk.h"
 #include "collector_maps.h"
 #include "selfstats.h"
 
@@ -107,6 +108,24 @@ static void write_durations(struct render *r, int slot, const struct target *tg)
 
 		expo__histogram(r->out, "kvstore_request_duration_seconds", l, 2, c->bounds,
 				(size_t)c->nbounds, counts, (double)sum_ns / 1e9);
+	}
+}
+
+static void write_disk_wait(struct render *r, int slot, const struct target *tg)
+{
+	const struct profile *p = tg->profile;
+
+	for (int m = 0; m < p->nmethods; m++) {
+		uint64_t ns = 0;
+
+		for (size_t i = 0; i < r->snap->nstats; i++) {
+			if (stat_is(&r->snap->stats[i], slot, KVS_STAT_REQUEST, m))
+				ns += r->snap->stats[i].val.disk_ns;
+		}
+		struct label l[] = {{"target", tg->name}, {"method", p->methods[m]}};
+
+		expo__sample(r->out, "kvstore_request_disk_wait_seconds_total", l, 2,
+			     (double)ns / 1e9);
 	}
 }
 
@@ -234,6 +253,9 @@ static const struct family {
 	 write_requests},
 	{"kvstore_request_duration_seconds", "histogram",
 	 "Time the store took to handle a request, in seconds.", write_durations},
+	{"kvstore_request_disk_wait_seconds_total", "counter",
+	 "Time requests spent waiting for disk syncs on their own task, in seconds.",
+	 write_disk_wait},
 	{"kvstore_storage_operations_total", "counter", "Storage operations, by operation and status.",
 	 write_storage_ops},
 	{"kvstore_storage_size_bytes", "gauge", "Size of the backend database, in bytes.",
@@ -302,6 +324,7 @@ void collector__render(void *ctx, struct expo *out)
 			     target_families[f].help);
 		each_target(&r, target_families[f].fn);
 	}
+	collector_disk__write(c, out);
 	write_self(&r);
 	pthread_mutex_unlock(&c->targets->lock);
 	selfstats__write(out, c->procfs);

@@ -7,12 +7,14 @@
 #define KVSCOPE_COLLECTOR_H
 
 #include "attach.h"
+#include "disk.h"
 #include "expo.h"
 #include "targets.h"
 
 struct collector {
 	struct target_table *targets;
 	struct bpf_maps maps;
+	struct disk_ctx *disk; /* NULL when no syscall hook is available */
 	const double *bounds; /* histogram bounds, seconds */
 	int nbounds;
 	const char *procfs;

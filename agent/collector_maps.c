@@ -15,6 +15,7 @@ void stat_sum_percpu(struct kvs_stat *sum, const void *percpu, int ncpu, size_t 
 
 		sum->count += v->count;
 		sum->sum_ns += v->sum_ns;
+		sum->disk_ns += v->disk_ns;
 		for (int b = 0; b <= KVS_MAX_BUCKETS; b++)
 			sum->buckets[b] += v->buckets[b];
 	}

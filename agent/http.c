@@ -7,6 +7,7 @@
 #include "http.h"
 #include "http_gzip.h"
 #include "http_listen.h"
+#include "http_tls.h"
 #include "log.h"
 
 #include <microhttpd.h>
@@ -28,14 +29,19 @@
 #define CONTENT_TYPE_EXPOSITION "text/plain; version=0.0.4; charset=utf-8"
 #define CONTENT_TYPE_TEXT	"text/plain; charset=utf-8"
 #define CONTENT_TYPE_HTML	"text/html; charset=utf-8"
+#define AUTH_REALM		"kvscope"
+/* bcrypt takes tens of milliseconds: checks run on a few threads at once. */
+#define AUTH_THREADS 4
 
 struct http_server {
 	struct MHD_Daemon *daemon;
+	const struct web_config *web;
 	http_render_fn render;
 	void *render_ctx;
 	char *telemetry_path;
 	char *landing_page;
 	unsigned port;
+	char tls_priorities[96];
 	/* One exposition reused across scrapes keeps its grown buffer. */
 	pthread_mutex_t expo_lock;
 	struct expo *expo;
@@ -149,6 +155,39 @@ static enum MHD_Result serve_landing(struct http_server *srv, struct MHD_Connect
 	return send_reply(conn, &r);
 }
 
+/* Basic auth against the web config: every path, like the exporters. */
+static bool authorized(const struct web_config *web, struct MHD_Connection *conn)
+{
+	char *password = NULL;
+	char *user = MHD_basic_auth_get_username_password(conn, &password);
+	bool ok;
+
+	/* A missing header costs a bcrypt too: no answer comes back faster. */
+	ok = webconfig__check_password(web, user, password);
+	if (password) {
+		explicit_bzero(password, strlen(password));
+		MHD_free(password);
+	}
+	MHD_free(user);
+	return ok;
+}
+
+static enum MHD_Result send_unauthorized(struct MHD_Connection *conn)
+{
+	static const char body[] = "401 Unauthorized\n";
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(strlen(body), (void *)(uintptr_t)body,
+					       MHD_RESPMEM_PERSISTENT);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE_TEXT);
+	ret = MHD_queue_basic_auth_fail_response(conn, AUTH_REALM, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, const char *url,
 				      const char *method, const char *version,
 				      const char *upload_data, size_t *upload_data_size,
@@ -160,6 +199,10 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, co
 	(void)upload_data;
 	(void)upload_data_size;
 	(void)req_cls;
+	if (!http_tls__client_ok(srv->web, conn))
+		return send_text(conn, MHD_HTTP_FORBIDDEN, "client certificate required\n");
+	if (webconfig__has_users(srv->web) && !authorized(srv->web, conn))
+		return send_unauthorized(conn);
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 		return send_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
 	if (strcmp(url, srv->telemetry_path) == 0)
@@ -266,6 +309,37 @@ static struct http_server *server_new(const char *telemetry_path, http_render_fn
 	return srv;
 }
 
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct http_server *srv = cls;
+
+	(void)socket_ctx;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED)
+		http_tls__on_connection(srv->web, conn);
+}
+
+/* Room for the TLS options, the thread pool and the terminator. */
+#define MAX_EXTRA_OPTIONS 8
+
+/* MHD options for TLS (cert, key, client CA, versions); how many, or -1. */
+static int tls_options(struct http_server *srv, struct MHD_OptionItem *o)
+{
+	const struct web_config *web = srv->web;
+	int n = 0;
+
+	if (http_tls__priorities(web, srv->tls_priorities, sizeof(srv->tls_priorities)))
+		return -1;
+	o[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, web->cert_pem};
+	o[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, web->key_pem};
+	o[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, srv->tls_priorities};
+	if (web->client_ca_pem)
+		o[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, web->client_ca_pem};
+	o[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection,
+					 srv};
+	return n;
+}
+
 static struct MHD_Daemon *start_daemon(struct http_server *srv, int listen_fd,
 				       const struct http_options *opts)
 {
@@ -273,13 +347,25 @@ static struct MHD_Daemon *start_daemon(struct http_server *srv, int listen_fd,
 	    opts->max_connections ? opts->max_connections : DEFAULT_MAX_CONNECTIONS;
 	unsigned timeout_s = opts->timeout_s ? opts->timeout_s : DEFAULT_TIMEOUT_S;
 	unsigned per_ip = max_conns < PER_IP_CONNECTION_LIMIT ? max_conns : PER_IP_CONNECTION_LIMIT;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	struct MHD_OptionItem extra[MAX_EXTRA_OPTIONS] = {{MHD_OPTION_END, 0, NULL}};
+	int n = 0;
 
+	if (srv->web && srv->web->tls) {
+		n = tls_options(srv, extra);
+		if (n < 0)
+			return NULL;
+		flags |= MHD_USE_TLS;
+	}
+	if (webconfig__has_users(srv->web))
+		extra[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, AUTH_THREADS, NULL};
+	extra[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 	return MHD_start_daemon(
-	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-	    handle_request, srv, MHD_OPTION_EXTERNAL_LOGGER, log_mhd_message, NULL,
-	    MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_CONNECTION_LIMIT, max_conns,
+	    flags, 0, NULL, NULL, handle_request, srv, MHD_OPTION_EXTERNAL_LOGGER, log_mhd_message,
+	    NULL, MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_CONNECTION_LIMIT, max_conns,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip, MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY_LIMIT, MHD_OPTION_END);
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY_LIMIT, MHD_OPTION_ARRAY,
+	    extra, MHD_OPTION_END);
 }
 
 int http_server__start(const struct http_options *opts, http_render_fn render, void *ctx,
@@ -310,6 +396,7 @@ int http_server__start(const struct http_options *opts, http_render_fn render, v
 	if (fd < 0)
 		goto err_free;
 	srv->port = http_listen__port(fd);
+	srv->web = opts ? opts->web : NULL;
 	srv->daemon = start_daemon(srv, fd, opts ? opts : &none);
 	if (!srv->daemon) {
 		snprintf(err, errlen, "listen %s: cannot start the HTTP server", addr);

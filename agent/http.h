@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "expo.h"
+#include "webconfig.h"
 
 /* Fills `out` with the whole exposition; called on the server's thread. */
 typedef void (*http_render_fn)(void *ctx, struct expo *out);
@@ -19,6 +20,11 @@ struct http_options {
 	const char *telemetry_path; /* "/metrics" */
 	unsigned max_connections;   /* 0: default */
 	unsigned timeout_s;	    /* 0: default */
+	/*
+	 * --web.config.file: TLS and basic auth on every path. NULL: plain
+	 * HTTP, open to all. Must outlive the server.
+	 */
+	const struct web_config *web;
 };
 
 struct http_server;

@@ -67,8 +67,8 @@ static void put_quoted(FILE *f, const char *s)
 			fprintf(f, "\\%c", c);
 		else if (c == '\n')
 			fputs("\\n", f);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
+		else if (c < 0x20 || (c >= 0x80 && out_format == LOG_JSON))
+			fprintf(f, "\\u%04x", c); /* bytes that may not be UTF-8 stay valid JSON */
 		else
 			fputc(c, f);
 	}

@@ -19,6 +19,7 @@ static const struct cmd {
 } cmds[] = {
 	{CMD_RUN, cmd_run},
 	{CMD_PROBES, cmd_probes},
+	{CMD_CHECK, cmd_check},
 };
 
 int main(int argc, char **argv)

@@ -91,6 +91,8 @@ ssize_t procfs_read(const char *procfs, pid_t pid, const char *file, char *buf, 
 	size_t total = 0;
 	int fd;
 
+	if (!len)
+		return -1; /* no room even for the terminating NUL */
 	snprintf(path, sizeof(path), "%s/%d/%s", procfs, (int)pid, file);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)

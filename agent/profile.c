@@ -95,24 +95,30 @@ static int go_only(struct profile_doc *d, const struct profile *p, const yaml_no
 	return profile_doc__error(d, n, "%s is only for language go", what);
 }
 
+/* Go binaries are recognised by module, C binaries only by their symbols. */
+static int check_recognisable(struct profile_doc *d, const yaml_node_t *at, const struct profile *p)
+{
+	if (p->lang == PROFILE_LANG_GO && !p->go_module)
+		return profile_doc__error(d, at, "match.go_module is required for language go");
+	if (p->lang == PROFILE_LANG_C && p->nsymbols == 0)
+		return profile_doc__error(d, at,
+					  "match.symbols (at least one) is required for "
+					  "language c");
+	return 0;
+}
+
 static int parse_match(struct profile_doc *d, const yaml_node_t *root, struct profile *p)
 {
 	yaml_node_t *n = profile_doc__get(d, root, "match");
 	yaml_node_t *module, *regex, *symbols;
 
 	if (!n)
-		return p->lang == PROFILE_LANG_GO
-			   ? profile_doc__error(d, root,
-						"match.go_module is required for "
-						"language go")
-			   : 0;
+		return check_recognisable(d, root, p);
 	if (profile_doc__map(d, n, "match", match_keys))
 		return -1;
 	module = profile_doc__get(d, n, "go_module");
 	regex = profile_doc__get(d, n, "version_regex");
 	symbols = profile_doc__get(d, n, "symbols");
-	if (!module && p->lang == PROFILE_LANG_GO)
-		return profile_doc__error(d, n, "match.go_module is required for language go");
 	if (module && (go_only(d, p, module, "match.go_module") ||
 		       profile_doc__strdup(d, module, "match.go_module", &p->go_module)))
 		return -1;
@@ -121,7 +127,7 @@ static int parse_match(struct profile_doc *d, const yaml_node_t *root, struct pr
 	if (symbols && profile_doc__strings(d, symbols, "match.symbols", false, PROFILE_MAX_SYMBOLS,
 					    &p->symbols, &p->nsymbols))
 		return -1;
-	return 0;
+	return check_recognisable(d, n, p);
 }
 
 static int parse_version(struct profile_doc *d, const yaml_node_t *root, struct profile *p)

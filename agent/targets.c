@@ -148,6 +148,15 @@ static void log_attached(const struct target *tg, int nsites)
 		tg->profile->name, "version", tg->version, "sites", n, NULL);
 }
 
+static uint16_t profile_index(const struct catalog *cat, const struct profile *p)
+{
+	for (int i = 0; cat && i < cat->count; i++) {
+		if (cat->profiles[i] == p)
+			return (uint16_t)i;
+	}
+	return 0;
+}
+
 static void track(struct discovery *d, const struct proc_ident *id, const struct binary *b)
 {
 	struct target_table *t = d->table;
@@ -165,8 +174,8 @@ static void track(struct discovery *d, const struct proc_ident *id, const struct
 	}
 	if (b->verdict != BINARY_READY) {
 		report_error(t, id, ATTACH_ERR_UNSUPPORTED, b->reason);
-	} else if (attach__target(d->bpf, (uint16_t)slot, id->pid, id->exe_link, b, err,
-				  sizeof(err))) {
+	} else if (attach__target(d->bpf, (uint16_t)slot, profile_index(d->catalog, b->profile),
+				  id->pid, id->exe_link, b, err, sizeof(err))) {
 		bool gone = !procfs_alive(d->procfs, id->pid, id->start_time);
 
 		report_error(t, id, gone ? ATTACH_ERR_GONE : ATTACH_ERR_PROBE, err);

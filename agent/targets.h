@@ -59,6 +59,7 @@ struct target_table {
 
 struct discovery {
 	struct target_table *table;
+	const struct catalog *catalog;
 	struct binary_cache *binaries;
 	struct attach_ctx *bpf;
 	const char *procfs;

@@ -150,13 +150,14 @@ static __always_inline struct kvs_stat *stat_entry(struct kvs_stat_key *key)
 	return bpf_map_lookup_elem(&stats, key);
 }
 
-static __always_inline void observe(struct kvs_stat_key *key, __u64 ns, bool timed)
+static __always_inline void observe(struct kvs_stat_key *key, __u64 ns, bool timed, __u64 disk_ns)
 {
 	struct kvs_stat *st = stat_entry(key);
 
 	if (!st)
 		return;
 	st->count += 1;
+	st->disk_ns += disk_ns;
 	if (!timed)
 		return;
 	st->sum_ns += ns;
@@ -203,6 +204,7 @@ static __always_inline void request_end(struct pt_regs *regs, const struct kvs_s
 	if (!req)
 		return; /* a call of another service: not ours */
 	__u64 ns = bpf_ktime_get_ns() - req->start_ns;
+	__u64 disk_ns = req->disk_ns;
 	struct kvs_stat_key sk = {.target = req->target, .kind = KVS_STAT_REQUEST,
 				  .label = req->method};
 
@@ -210,7 +212,7 @@ static __always_inline void request_end(struct pt_regs *regs, const struct kvs_s
 	if (site->has_value && read_value(regs, &site->value, &code))
 		count_lost(KVS_LOST_READ_FAULT);
 	sk.code = code < KVS_CODE_OTHER ? code : KVS_CODE_OTHER;
-	observe(&sk, ns, true);
+	observe(&sk, ns, true, disk_ns);
 }
 
 static __always_inline void storage_op(struct pt_regs *regs, const struct kvs_site *site,
@@ -223,7 +225,7 @@ static __always_inline void storage_op(struct pt_regs *regs, const struct kvs_si
 	if (site->has_value && read_value(regs, &site->value, &err))
 		count_lost(KVS_LOST_READ_FAULT);
 	sk.code = err != 0;
-	observe(&sk, 0, false);
+	observe(&sk, 0, false, 0);
 }
 
 static __always_inline void leader_change(struct pt_regs *regs, const struct kvs_site *site,
@@ -237,7 +239,7 @@ static __always_inline void leader_change(struct pt_regs *regs, const struct kvs
 		return;
 	}
 	if (cond)
-		observe(&sk, 0, false);
+		observe(&sk, 0, false, 0);
 }
 
 static __always_inline void read_gauges(struct pt_regs *regs, const struct kvs_site *site,

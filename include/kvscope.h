@@ -89,9 +89,10 @@ struct kvs_read {
 
 /* Value of the `watched` map, keyed by tgid: only these processes count. */
 struct kvs_watch {
-	__u16 target; /* slot of the target the process belongs to */
-	__u16 pad;
-	__u32 pad2;
+	__u16 target;  /* slot of the target the process belongs to */
+	__u16 profile; /* which file rules classify its files */
+	__u8 task_reg; /* as kvs_site.task_reg: how its requests are keyed */
+	__u8 pad[3];
 };
 
 /*
@@ -118,6 +119,7 @@ struct kvs_inflight_key {
 
 struct kvs_inflight {
 	__u64 start_ns;
+	__u64 disk_ns; /* disk syncs this request's task waited for */
 	__u16 target;
 	__u16 method;
 	__u32 pad;
@@ -135,6 +137,7 @@ struct kvs_stat_key {
 struct kvs_stat {
 	__u64 count;
 	__u64 sum_ns;
+	__u64 disk_ns; /* requests: time spent in disk syncs on their own task */
 	__u64 buckets[KVS_MAX_BUCKETS + 1];
 };
 

@@ -6,7 +6,8 @@ set -euo pipefail
 packages=(
 	make gcc clang llvm pkg-config bpftool
 	libbpf-dev libelf-dev zlib1g-dev libcapstone-dev libmicrohttpd-dev libyaml-dev
-	libcmocka-dev
+	libcmocka-dev libgnutls28-dev libcap-dev libcrypt-dev libclang-rt-14-dev
+	openssl
 	etcd-server etcd-client golang-go prometheus prometheus-alertmanager prometheus-node-exporter
 	python3-yaml
 	curl python3 procps iproute2 util-linux

@@ -214,3 +214,45 @@ class Runner:
     def finish(self):
         print("%s: %d passed, %d failed" % (self.suite, self.passed, self.failed))
         return 1 if self.failed else 0
+
+
+class NamedAgent(Agent):
+    """A kvscope daemon watching the targets whose name matches a glob: a
+    member restarted under the same name (new pid) stays watched."""
+
+    def __init__(self, name_glob, *extra):
+        self.port = free_port()
+        self.log_path = tempfile.mktemp(prefix="kvscope-", suffix=".log")
+        self.log = open(self.log_path, "w")
+        args = [KVSCOPE, "--web.listen-address=127.0.0.1:%d" % self.port,
+                "--target.name=" + name_glob, *extra]
+        self.started = time.time()
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        self.url = "http://127.0.0.1:%d/metrics" % self.port
+
+
+def bpf_fd_ids(pid):
+    """(link ids, prog ids) of the BPF links and programs process pid holds
+    open, from /proc/PID/fdinfo."""
+    links, progs = set(), set()
+    fdinfo = "/proc/%d/fdinfo" % pid
+    for fd in os.listdir(fdinfo):
+        try:
+            with open(os.path.join(fdinfo, fd)) as f:
+                text = f.read()
+        except OSError:  # closed between listdir and open
+            continue
+        fields = dict(l.split(":", 1) for l in text.splitlines() if ":" in l)
+        if "link_id" in fields:
+            links.add(int(fields["link_id"]))
+        elif "prog_id" in fields:
+            progs.add(int(fields["prog_id"]))
+    return links, progs
+
+
+def bpf_ids_alive(links, progs):
+    """The subset of the given link and program ids the kernel still has."""
+    def ids(kind):
+        r = subprocess.run(["bpftool", "-j", kind, "show"], capture_output=True, text=True)
+        return {x["id"] for x in json.loads(r.stdout or "[]")} if r.returncode == 0 else set()
+    return set(links) & ids("link"), set(progs) & ids("prog")

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,12 +51,18 @@ static int parse(struct args *a, const char *const *words, struct config *cfg, c
 	return cli_parse(a->argc, a->argv, cfg, err, errlen);
 }
 
+/* Durations like 0.001 * 10 are not exact in binary floating point. */
+static bool near(double a, double b)
+{
+	return a - b < 1e-9 && b - a < 1e-9;
+}
+
 #define WORDS(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 static void test_defaults(void **state)
 {
 	static const double want[] = {0.0001, 0.00025, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05,
-				      0.1,    0.25,    0.5,    1,     2.5,   5,    10};
+				      0.1,    0.25,    0.5,    1,     2.5,   5,	   10};
 	struct config cfg;
 	struct args a;
 	char err[256];
@@ -75,7 +81,7 @@ static void test_defaults(void **state)
 	assert_null(cfg.probes_binary);
 	assert_int_equal(cfg.npids, 0);
 	assert_int_equal(cfg.max_targets, 64);
-	assert_true(fabs(cfg.discovery_interval_s - 0.25) < 1e-12);
+	assert_true(near(cfg.discovery_interval_s, 0.25));
 	assert_int_equal(cfg.nbuckets, 15);
 	for (int i = 0; i < 15; i++)
 		assert_true(cfg.buckets[i] == want[i]);
@@ -106,7 +112,7 @@ static void check_every_flag(const char *const *words)
 	assert_string_equal(cfg.target_exe, "*/etcd");
 	assert_string_equal(cfg.target_name, "infra*");
 	assert_int_equal(cfg.max_targets, 8);
-	assert_true(fabs(cfg.discovery_interval_s - 2.0) < 1e-12);
+	assert_true(near(cfg.discovery_interval_s, 2.0));
 	args_free(&a);
 }
 
@@ -116,21 +122,20 @@ static void test_every_flag_equals_form(void **state)
 	check_every_flag(WORDS("--web.listen-address=127.0.0.1:9999", "--web.telemetry-path=/m",
 			       "--log.level=debug", "--log.format=json",
 			       "--profile.dir=/etc/kvscope", "--path.procfs=/host/proc",
-			       "--histogram.buckets=0.001,0.01,1", "--target.pid=12,13",
-			       "--pid=77", "--target.exe=*/etcd", "--target.name=infra*",
-			       "--max-targets=8", "--discovery.interval=2s"));
+			       "--histogram.buckets=0.001,0.01,1", "--target.pid=12,13", "--pid=77",
+			       "--target.exe=*/etcd", "--target.name=infra*", "--max-targets=8",
+			       "--discovery.interval=2s"));
 }
 
 static void test_every_flag_separate_form(void **state)
 {
 	(void)state;
-	check_every_flag(WORDS("--web.listen-address", "127.0.0.1:9999", "--web.telemetry-path",
-			       "/m", "--log.level", "debug", "--log.format", "json",
-			       "--profile.dir", "/etc/kvscope", "--path.procfs", "/host/proc",
-			       "--histogram.buckets", "0.001,0.01,1", "--target.pid", "12",
-			       "--target.pid", "13", "--pid", "77", "--target.exe", "*/etcd",
-			       "--target.name", "infra*", "--max-targets", "8",
-			       "--discovery.interval", "2s"));
+	check_every_flag(WORDS(
+	    "--web.listen-address", "127.0.0.1:9999", "--web.telemetry-path", "/m", "--log.level",
+	    "debug", "--log.format", "json", "--profile.dir", "/etc/kvscope", "--path.procfs",
+	    "/host/proc", "--histogram.buckets", "0.001,0.01,1", "--target.pid", "12",
+	    "--target.pid", "13", "--pid", "77", "--target.exe", "*/etcd", "--target.name",
+	    "infra*", "--max-targets", "8", "--discovery.interval", "2s"));
 }
 
 static void test_limits_accepted(void **state)
@@ -140,12 +145,12 @@ static void test_limits_accepted(void **state)
 	char err[256];
 
 	(void)state;
-	assert_int_equal(parse(&a, WORDS("--max-targets=256", "--discovery.interval=10ms",
-					 "--max-targets=1"),
-			       &cfg, err, sizeof(err)),
-			 0);
+	assert_int_equal(
+	    parse(&a, WORDS("--max-targets=256", "--discovery.interval=10ms", "--max-targets=1"),
+		  &cfg, err, sizeof(err)),
+	    0);
 	assert_int_equal(cfg.max_targets, 1);
-	assert_true(fabs(cfg.discovery_interval_s - 0.01) < 1e-12);
+	assert_true(near(cfg.discovery_interval_s, 0.01));
 	args_free(&a);
 }
 
@@ -191,8 +196,8 @@ static void test_bad_flags(void **state)
 	(void)state;
 	/* KVS_MAX_BUCKETS + 1 ascending bounds */
 	for (int i = 1; i <= KVS_MAX_BUCKETS + 1; i++)
-		off += (size_t)snprintf(many + off, sizeof(many) - off, "%s%d", i > 1 ? "," : "",
-					i);
+		off +=
+		    (size_t)snprintf(many + off, sizeof(many) - off, "%s%d", i > 1 ? "," : "", i);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct config cfg;
 		struct args a;
@@ -255,9 +260,8 @@ static void test_probes_command(void **state)
 	assert_int_equal(cfg.pids[0], 42);
 	args_free(&a);
 
-	assert_int_equal(parse(&a, WORDS("probes", "--log.level=warn", "/bin/x"), &cfg, err,
-			       sizeof(err)),
-			 0);
+	assert_int_equal(
+	    parse(&a, WORDS("probes", "--log.level=warn", "/bin/x"), &cfg, err, sizeof(err)), 0);
 	assert_string_equal(cfg.probes_binary, "/bin/x");
 	assert_int_equal(cfg.log_level, LOG_WARN);
 	args_free(&a);
@@ -310,11 +314,21 @@ static void test_help_and_version(void **state)
 
 static void test_usage_names_every_flag(void **state)
 {
-	static const char *const flags[] = {
-	    "--web.listen-address", "--web.telemetry-path", "--log.level",	   "--log.format",
-	    "--profile.dir",	    "--path.procfs",	    "--histogram.buckets", "--target.pid",
-	    "--target.exe",	    "--target.name",	    "--max-targets",	   "--discovery.interval",
-	    "--help",		    "--version",	    "probes"};
+	static const char *const flags[] = {"--web.listen-address",
+					    "--web.telemetry-path",
+					    "--log.level",
+					    "--log.format",
+					    "--profile.dir",
+					    "--path.procfs",
+					    "--histogram.buckets",
+					    "--target.pid",
+					    "--target.exe",
+					    "--target.name",
+					    "--max-targets",
+					    "--discovery.interval",
+					    "--help",
+					    "--version",
+					    "probes"};
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
@@ -336,9 +350,9 @@ static void test_parse_duration(void **state)
 		int rc;
 		double seconds;
 	} cases[] = {
-	    {"500ms", 0, 0.5}, {"1s", 0, 1},	{"2m", 0, 120},	 {"1.5s", 0, 1.5},
-	    {"1h", 0, 3600},   {"0s", 0, 0},	{"", -1, 0},	 {"1x", -1, 0},
-	    {"-1s", -1, 0},    {"5", -1, 0},	{"s", -1, 0},	 {"1s ", -1, 0},
+	    {"500ms", 0, 0.5}, {"1s", 0, 1},	{"2m", 0, 120},	  {"1.5s", 0, 1.5},
+	    {"1h", 0, 3600},   {"0s", 0, 0},	{"", -1, 0},	  {"1x", -1, 0},
+	    {"-1s", -1, 0},    {"5", -1, 0},	{"s", -1, 0},	  {"1s ", -1, 0},
 	    {"1sec", -1, 0},   {"infs", -1, 0}, {"nanms", -1, 0}, {"1e999s", -1, 0},
 	};
 
@@ -349,7 +363,7 @@ static void test_parse_duration(void **state)
 
 		if (rc != cases[i].rc)
 			fail_msg("\"%s\": rc %d, want %d", cases[i].text, rc, cases[i].rc);
-		if (rc == 0 && fabs(out - cases[i].seconds) > 1e-9)
+		if (rc == 0 && !near(out, cases[i].seconds))
 			fail_msg("\"%s\": %g s, want %g s", cases[i].text, out, cases[i].seconds);
 	}
 }

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <crypt.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -14,12 +15,14 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include "expo.h"
 #include "http.h"
 #include "http_gzip.h"
+#include "webconfig.h"
 
 #define IO_TIMEOUT_S 5
 
@@ -109,6 +112,15 @@ static void read_response(int fd, struct response *r)
 		r->body = end + 4;
 		r->body_len = r->raw_len - (size_t)(r->body - r->raw);
 	}
+}
+
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_true(fputs(text, f) >= 0);
+	assert_int_equal(fclose(f), 0);
 }
 
 static void fetch_raw(unsigned port, const char *request, struct response *r)
@@ -614,6 +626,370 @@ static void test_gzip_round_trip(void **state)
 	free(gz);
 }
 
+
+/*
+ * TLS and basic auth: certificates made at test time with the openssl CLI, a
+ * web config written next to them, and curl as the client.
+ */
+struct tls_dir {
+	char path[64];
+	int ready; /* 0: not yet; 1: made; -1: no directory; -2: making them failed */
+};
+
+static struct tls_dir tls_dir = {.path = "/tmp/kvscope-http-tls-XXXXXX"};
+
+/* A CA, a server certificate for 127.0.0.1, a client one, and a rogue CA's. */
+static const char make_certs[] =
+    "set -e; cd '%s'\n"
+    "ec='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes'\n"
+    "for ca in ca rogue; do\n"
+    "  openssl req -x509 $ec -keyout $ca.key -out $ca.crt -subj /CN=kvscope-test-$ca -days 2\n"
+    "done\n"
+    "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\nextendedKeyUsage=serverAuth\\n' "
+    ">server.ext\n"
+    "printf 'extendedKeyUsage=clientAuth\\n' >client.ext\n"
+    "sign() { openssl req $ec -keyout $1.key -out $1.csr -subj /CN=$1\n"
+    "  openssl x509 -req -in $1.csr -CA $2.crt -CAkey $2.key -CAcreateserial -days 2 "
+    "-extfile $3.ext -out $1.crt; }\n"
+    "sign server ca server\nsign client ca client\nsign intruder rogue client\n";
+
+static int tls_setup(void **state)
+{
+	char script[2048], path[128], cmd[512];
+
+	(void)state;
+	if (tls_dir.ready)
+		return tls_dir.ready > 0 ? 0 : -1;
+	if (!mkdtemp(tls_dir.path)) {
+		tls_dir.ready = -1;
+		return -1;
+	}
+	tls_dir.ready = -2; /* made: removed at the end whatever happens */
+	snprintf(script, sizeof(script), make_certs, tls_dir.path);
+	snprintf(path, sizeof(path), "%s/make-certs.sh", tls_dir.path);
+	write_text(path, script);
+	snprintf(cmd, sizeof(cmd), "sh '%s' >'%s/openssl.log' 2>&1", path, tls_dir.path);
+	if (system(cmd) != 0) {
+		fprintf(stderr, "making test certificates failed, see %s/openssl.log\n",
+			tls_dir.path);
+		return -1;
+	}
+	tls_dir.ready = 1;
+	return 0;
+}
+
+static void tls_dir_remove(void)
+{
+	char cmd[256];
+
+	if (tls_dir.ready == 1 || tls_dir.ready == -2) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tls_dir.path);
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot remove %s\n", tls_dir.path);
+	}
+}
+
+/* A server under the web config `yaml` (written into the certificates' directory). */
+struct web_server {
+	struct web_config cfg;
+	struct http_server *srv;
+	struct render_ctx rc;
+	unsigned port;
+};
+
+static void web_server_start(struct web_server *w, const char *yaml)
+{
+	struct http_options opts = {.listen_address = "127.0.0.1:0", .web = &w->cfg};
+	char path[128], err[512] = "";
+
+	memset(w, 0, sizeof(*w));
+	snprintf(path, sizeof(path), "%s/web.yml", tls_dir.path);
+	write_text(path, yaml);
+	if (webconfig__load(path, &w->cfg, err, sizeof(err)))
+		fail_msg("%s", err);
+	if (http_server__start(&opts, render_known, &w->rc, &w->srv, err, sizeof(err)))
+		fail_msg("%s", err);
+	w->port = http_server__port(w->srv);
+}
+
+static void web_server_stop(struct web_server *w)
+{
+	http_server__stop(w->srv);
+	webconfig__free(&w->cfg);
+}
+
+struct curl_result {
+	int exit;   /* curl's exit status: 0, or why it failed */
+	int status; /* HTTP status, 0 when none came */
+	char body[4096];
+	char headers[4096];
+};
+
+/* curl against https://127.0.0.1:PORT/PATH with the given extra arguments. */
+static void curl(unsigned port, const char *path, const char *args, struct curl_result *r)
+{
+	char cmd[2048], file[160];
+	FILE *f;
+	size_t n;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && curl -s --max-time 10 -o body.out -D headers.out -w '%%{http_code}' %s "
+		 "https://127.0.0.1:%u%s >status.out 2>/dev/null",
+		 tls_dir.path, args, port, path);
+	rc = system(cmd);
+	r->exit = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+	snprintf(file, sizeof(file), "%s/status.out", tls_dir.path);
+	f = fopen(file, "r");
+	if (f && fscanf(f, "%d", &r->status) != 1)
+		r->status = 0;
+	if (f)
+		fclose(f);
+	snprintf(file, sizeof(file), "%s/body.out", tls_dir.path);
+	f = fopen(file, "r");
+	n = f ? fread(r->body, 1, sizeof(r->body) - 1, f) : 0;
+	r->body[n] = '\0';
+	if (f)
+		fclose(f);
+	snprintf(file, sizeof(file), "%s/headers.out", tls_dir.path);
+	f = fopen(file, "r");
+	n = f ? fread(r->headers, 1, sizeof(r->headers) - 1, f) : 0;
+	r->headers[n] = '\0';
+	if (f)
+		fclose(f);
+	snprintf(cmd, sizeof(cmd), "rm -f '%s'/body.out '%s'/headers.out '%s'/status.out",
+		 tls_dir.path, tls_dir.path, tls_dir.path);
+	if (system(cmd) != 0)
+		fail_msg("cannot clean up curl's output");
+}
+
+static void assert_metrics_served(const struct curl_result *r, const char *what)
+{
+	if (r->exit != 0 || r->status != 200 || !strstr(r->body, "kvscope_test_scrapes_total"))
+		fail_msg("%s: curl exit %d, status %d, body \"%.80s\"", what, r->exit, r->status,
+			 r->body);
+}
+
+/* Refused: the handshake failed, or an error status came back; never metrics. */
+static void assert_refused(const struct curl_result *r, const char *what)
+{
+	if ((r->exit == 0 && r->status < 400) || strstr(r->body, "kvscope_test"))
+		fail_msg("%s: not refused: curl exit %d, status %d", what, r->exit, r->status);
+}
+
+static const char tls_only[] = "tls_server_config:\n  cert_file: server.crt\n"
+			       "  key_file: server.key\n";
+
+static void test_tls_serves_metrics(void **state)
+{
+	struct web_server w;
+	struct curl_result r;
+	struct response raw;
+
+	(void)state;
+	web_server_start(&w, tls_only);
+	curl(w.port, "/metrics", "--cacert ca.crt", &r);
+	assert_metrics_served(&r, "TLS scrape");
+	assert_null(strstr(r.headers, "Content-Encoding"));
+	/* gzip still applies inside TLS; curl undoes it. */
+	curl(w.port, "/metrics", "--cacert ca.crt --compressed", &r);
+	assert_metrics_served(&r, "gzipped TLS scrape");
+	assert_non_null(strcasestr(r.headers, "Content-Encoding: gzip"));
+	assert_non_null(strstr(r.body, "kvscope_test_scrapes_total{k=\"v\"} 2\n"));
+	/* The certificate served is the one configured, signed by our CA only. */
+	curl(w.port, "/metrics", "--cacert rogue.crt", &r);
+	assert_int_equal(r.exit, 60); /* peer certificate cannot be authenticated */
+	/* Plain HTTP on the TLS port gets no metrics, and no answer at all. */
+	fetch(w.port, "GET", "/metrics", NULL, &raw);
+	assert_int_equal(raw.status, 0);
+	assert_null(strstr(raw.raw, "kvscope_test"));
+	response_free(&raw);
+	assert_int_equal(w.rc.scrapes, 2);
+	web_server_stop(&w);
+}
+
+static void test_tls_min_version(void **state)
+{
+	char yaml[512];
+	struct web_server w;
+	struct curl_result r;
+
+	(void)state;
+	/* The default floor is TLS 1.2. */
+	web_server_start(&w, tls_only);
+	curl(w.port, "/metrics", "--cacert ca.crt --tls-max 1.1", &r);
+	assert_refused(&r, "TLS 1.1 against the default minimum");
+	assert_int_equal(r.exit, 35); /* the handshake itself failed */
+	curl(w.port, "/metrics", "--cacert ca.crt --tls-max 1.2", &r);
+	assert_metrics_served(&r, "TLS 1.2 against the default minimum");
+	web_server_stop(&w);
+
+	snprintf(yaml, sizeof(yaml), "%s  min_version: TLS13\n", tls_only);
+	web_server_start(&w, yaml);
+	curl(w.port, "/metrics", "--cacert ca.crt --tls-max 1.2", &r);
+	assert_refused(&r, "TLS 1.2 against min_version TLS13");
+	assert_int_equal(r.exit, 35);
+	curl(w.port, "/metrics", "--cacert ca.crt --tlsv1.3", &r);
+	assert_metrics_served(&r, "TLS 1.3 against min_version TLS13");
+	web_server_stop(&w);
+
+	snprintf(yaml, sizeof(yaml), "%s  max_version: TLS12\n", tls_only);
+	web_server_start(&w, yaml);
+	curl(w.port, "/metrics", "--cacert ca.crt --tlsv1.3", &r);
+	assert_refused(&r, "TLS 1.3 against max_version TLS12");
+	web_server_stop(&w);
+	assert_int_equal(w.rc.scrapes, 0);
+}
+
+enum outcome {
+	SERVED,
+	NO_HANDSHAKE, /* GnuTLS turned the client away: no HTTP at all */
+	FORBIDDEN,    /* the handshake passed, the request handler said no */
+};
+
+struct client_case {
+	const char *client_auth;
+	const char *ca_line;
+	enum outcome no_cert, good_cert, rogue_cert;
+};
+
+static void assert_outcome(const struct curl_result *r, enum outcome want, const char *what)
+{
+	switch (want) {
+	case SERVED: assert_metrics_served(r, what); return;
+	case NO_HANDSHAKE:
+		assert_refused(r, what);
+		if (r->exit == 0 || r->status != 0)
+			fail_msg("%s: want a failed handshake, got status %d", what, r->status);
+		return;
+	case FORBIDDEN:
+		assert_refused(r, what);
+		if (r->status != 403)
+			fail_msg("%s: want 403, got curl exit %d, status %d", what, r->exit,
+				 r->status);
+		return;
+	}
+}
+
+static void test_tls_client_cert_modes(void **state)
+{
+	static const struct client_case cases[] = {
+	    {"RequireAndVerifyClientCert", "  client_ca_file: ca.crt\n", NO_HANDSHAKE, SERVED,
+	     NO_HANDSHAKE},
+	    {"VerifyClientCertIfGiven", "  client_ca_file: ca.crt\n", SERVED, SERVED, FORBIDDEN},
+	    {"RequireAnyClientCert", "", NO_HANDSHAKE, SERVED, SERVED},
+	    {"RequestClientCert", "", SERVED, SERVED, SERVED},
+	    {"NoClientCert", "", SERVED, SERVED, SERVED},
+	};
+	static const char *const certs[3] = {"", "--cert client.crt --key client.key",
+					     "--cert intruder.crt --key intruder.key"};
+	char yaml[512], args[256], what[128];
+	struct web_server w;
+	struct curl_result r;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const enum outcome want[3] = {cases[i].no_cert, cases[i].good_cert,
+					      cases[i].rogue_cert};
+
+		snprintf(yaml, sizeof(yaml), "%s  client_auth_type: %s\n%s", tls_only,
+			 cases[i].client_auth, cases[i].ca_line);
+		web_server_start(&w, yaml);
+		for (int c = 0; c < 3; c++) {
+			snprintf(args, sizeof(args), "--cacert ca.crt %s", certs[c]);
+			snprintf(what, sizeof(what), "%s with %s", cases[i].client_auth,
+				 c == 0 ? "no certificate" : c == 1 ? "a trusted one" : "a rogue one");
+			curl(w.port, "/metrics", args, &r);
+			assert_outcome(&r, want[c], what);
+			/* Every path is behind the same door. */
+			curl(w.port, "/healthz", args, &r);
+			if (want[c] != SERVED)
+				assert_outcome(&r, want[c], what);
+		}
+		web_server_stop(&w);
+	}
+}
+
+/* A bcrypt hash of `password` made now; cost 4 keeps the tests quick. */
+static void make_hash(const char *password, char *out, size_t outlen)
+{
+	char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+	struct crypt_data *cd = calloc(1, sizeof(*cd));
+	const char *h;
+
+	assert_non_null(cd);
+	assert_non_null(crypt_gensalt_rn("$2b$", 4, NULL, 0, salt, sizeof(salt)));
+	h = crypt_rn(password, salt, cd, sizeof(*cd));
+	assert_true(h && h[0] != '*');
+	snprintf(out, outlen, "%s", h);
+	free(cd);
+}
+
+static void test_basic_auth(void **state)
+{
+	static const char *const refused[] = {
+	    "",
+	    "Authorization: Basic YWxpY2U6d3Jvbmc=\r\n",	  /* alice:wrong */
+	    "Authorization: Basic bWFsbG9yeTpzZWNyZXQ=\r\n", /* mallory:secret */
+	    "Authorization: Basic YWxpY2U6c2VjcmV0Ong=\r\n", /* alice:secret:x */
+	    "Authorization: Basic !!!not-base64!!!\r\n",
+	    "Authorization: Bearer YWxpY2U6c2VjcmV0\r\n",
+	    "Authorization: Basic\r\n",
+	};
+	static const char *const paths[] = {"/metrics", "/healthz", "/", "/nope"};
+	char yaml[256], hash[128], v[128];
+	struct web_server w;
+	struct response r;
+
+	(void)state;
+	make_hash("secret", hash, sizeof(hash));
+	snprintf(yaml, sizeof(yaml), "basic_auth_users:\n  alice: %s\n", hash);
+	web_server_start(&w, yaml);
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		for (size_t p = 0; p < sizeof(paths) / sizeof(paths[0]); p++) {
+			fetch(w.port, "GET", paths[p], refused[i], &r);
+			if (r.status != 401)
+				fail_msg("%s with \"%s\": status %d", paths[p], refused[i], r.status);
+			assert_string_equal(header(&r, "WWW-Authenticate", v, sizeof(v)),
+					    "Basic realm=\"kvscope\"");
+			assert_null(strstr(r.raw, "kvscope_test"));
+			response_free(&r);
+		}
+	}
+	assert_int_equal(w.rc.scrapes, 0);
+	fetch(w.port, "GET", "/metrics", "Authorization: Basic YWxpY2U6c2VjcmV0\r\n", &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "kvscope_test_scrapes_total{k=\"v\"} 1\n"));
+	response_free(&r);
+	fetch(w.port, "GET", "/healthz", "Authorization: Basic YWxpY2U6c2VjcmV0\r\n", &r);
+	assert_int_equal(r.status, 200);
+	response_free(&r);
+	web_server_stop(&w);
+}
+
+static void test_basic_auth_over_tls(void **state)
+{
+	char yaml[512], hash[128];
+	struct web_server w;
+	struct curl_result r;
+
+	(void)state;
+	make_hash("s3cret:with colon", hash, sizeof(hash));
+	snprintf(yaml, sizeof(yaml), "%sbasic_auth_users:\n  bob: '%s'\n", tls_only, hash);
+	web_server_start(&w, yaml);
+	curl(w.port, "/metrics", "--cacert ca.crt", &r);
+	assert_int_equal(r.status, 401);
+	assert_non_null(strstr(r.headers, "WWW-Authenticate: Basic realm=\"kvscope\""));
+	curl(w.port, "/metrics", "--cacert ca.crt -u bob:s3cret", &r);
+	assert_int_equal(r.status, 401);
+	curl(w.port, "/metrics", "--cacert ca.crt --compressed -u 'bob:s3cret:with colon'", &r);
+	assert_metrics_served(&r, "right password over TLS");
+	assert_non_null(strcasestr(r.headers, "Content-Encoding: gzip"));
+	assert_int_equal(w.rc.scrapes, 1);
+	web_server_stop(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -634,7 +1010,14 @@ int main(void)
 	    cmocka_unit_test(test_parse_listen_address),
 	    cmocka_unit_test(test_accepts_gzip),
 	    cmocka_unit_test(test_gzip_round_trip),
+	    cmocka_unit_test_setup(test_basic_auth, tls_setup),
+	    cmocka_unit_test_setup(test_tls_serves_metrics, tls_setup),
+	    cmocka_unit_test_setup(test_tls_min_version, tls_setup),
+	    cmocka_unit_test_setup(test_tls_client_cert_modes, tls_setup),
+	    cmocka_unit_test_setup(test_basic_auth_over_tls, tls_setup),
 	};
+	int failed = cmocka_run_group_tests(tests, NULL, NULL);
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	tls_dir_remove();
+	return failed;
 }

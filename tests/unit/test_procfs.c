@@ -199,8 +199,7 @@ struct fake_proc {
 	char root[64];
 };
 
-static void write_file(const char *root, int pid, const char *name, const void *data,
-		       size_t len)
+static void write_file(const char *root, int pid, const char *name, const void *data, size_t len)
 {
 	char path[256];
 	FILE *f;
@@ -360,6 +359,11 @@ static void test_read_fake(void **state)
 	assert_int_equal(procfs_read(fp->root, 100, "cmdline", buf, 1), 0);
 	assert_int_equal(buf[0], '\0');
 	assert_int_equal(procfs_read(fp->root, 100, "missing", buf, sizeof(buf)), -1);
+	/* no room for the NUL: refused, nothing written */
+	char *none = malloc(0);
+
+	assert_int_equal(procfs_read(fp->root, 100, "cmdline", none, 0), -1);
+	free(none);
 }
 
 static void test_real_proc_self(void **state)
@@ -411,8 +415,8 @@ static const struct profile name_profile = {
     .name_env = "ETCD_NAME",
 };
 
-static void name_of(const char *root, const struct profile *p, int pid, const char *comm,
-		    char *out, size_t outlen)
+static void name_of(const char *root, const struct profile *p, int pid, const char *comm, char *out,
+		    size_t outlen)
 {
 	struct proc_ident id = {.pid = pid};
 
@@ -492,8 +496,7 @@ int main(void)
 	    cmocka_unit_test(test_real_proc_self),
 	    cmocka_unit_test(test_real_proc_each_pid),
 	    cmocka_unit_test_setup_teardown(test_target_name_sources, fake_setup, fake_teardown),
-	    cmocka_unit_test_setup_teardown(test_target_name_truncates, fake_setup,
-					    fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_target_name_truncates, fake_setup, fake_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

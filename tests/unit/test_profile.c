@@ -253,6 +253,13 @@ static const struct broken broken[] = {
      "a profile is a single YAML document"},
     {"format: 1\nname: t\nstore: s\nlanguage: c\nmatch: {go_module: m}\n", 5,
      "match.go_module is only for language go"},
+    {"format: 1\nname: t\nstore: s\nlanguage: c\nmatch: {symbols: []}\n", 5,
+     "match.symbols (at least one) is required for language c"},
+    {"format: 1\nname: t\nstore: s\nlanguage: go\n", 1,
+     "match.go_module is required for language go"},
+    {"format: 1\nname: t\nstore: s\nlanguage: c\nmatch: {symbols: [a]}\n"
+     "version: {go_string: x}\n",
+     6, "version.go_string is only for language go"},
 };
 
 static void test_broken_profiles(void **state)

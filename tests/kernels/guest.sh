@@ -1,0 +1,151 @@
+#!/bin/bash
+# Runs inside the test VM (Debian's stock kernel) as PID 1's only child:
+#   guest.sh REPO
+# Each check prints one result line to the second serial port (/dev/ttyS1),
+# which run.sh reads on the host:
+#   RESULT PASS|FAIL|SKIP <what>
+#   INTEGRATION <passed> <failed>
+#   DONE
+# Everything else goes to the console (ttyS0) for the log.
+set -u
+repo=${1:?usage: guest.sh REPO}
+results=/dev/ttyS1
+agent=build/san/kvscope
+goroot=
+
+for arg in $(cat /proc/cmdline); do
+	case $arg in
+	kvscope.agent=*) agent=${arg#kvscope.agent=} ;;
+	kvscope.goroot=*) goroot=${arg#kvscope.goroot=} ;;
+	esac
+done
+case $agent in /*) ;; *) agent=$repo/$agent ;; esac
+
+result() {
+	echo "RESULT $1 $2" >"$results"
+	echo "--- $1: $2"
+}
+
+# PASS when the command succeeds, FAIL otherwise; its output goes to the log.
+check() {
+	local what=$1
+	shift
+	echo "--- $what"
+	if "$@"; then result PASS "$what"; else result FAIL "$what"; fi
+}
+
+setup() {
+	mount -t tracefs tracefs /sys/kernel/tracing
+	mount -t debugfs debugfs /sys/kernel/debug
+	mount -t bpf bpf /sys/fs/bpf
+	ip link set lo up
+	# The host's Go toolchain, read-only, for `go version -m` in the tests.
+	if [ -n "$goroot" ] && mkdir -p "$goroot" &&
+		mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,ro hostgo "$goroot"; then
+		ln -sf "$goroot/bin/go" /usr/local/bin/go
+	fi
+	export HOME=/root GOCACHE=/tmp/gocache PYTHONDONTWRITEBYTECODE=1 LC_ALL=C.UTF-8
+}
+
+kernel_is_6_1() {
+	uname -r
+	case $(uname -r) in 6.1.*) return 0 ;; *) return 1 ;; esac
+}
+
+agent_version() {
+	local out
+	out=$("$agent" --version) || return 1
+	echo "$out"
+	case $out in "kvscope, version "*) return 0 ;; *) return 1 ;; esac
+}
+
+agent_probes_etcd() {
+	local out
+	out=$("$agent" probes /usr/bin/etcd) || { echo "$out"; return 1; }
+	echo "$out" | head -5
+	grep -q '^profile: etcd-3.4' <<<"$out"
+}
+
+# What the kernel offers kvscope's kprobe and fentry paths, from its build
+# configuration and from bpftool's probe of the running kernel.
+kernel_features() {
+	local config ok=0 opt
+	config=/boot/config-$(uname -r)
+	for opt in CONFIG_BPF_SYSCALL CONFIG_DEBUG_INFO_BTF CONFIG_KPROBES CONFIG_KPROBE_EVENTS \
+		CONFIG_UPROBE_EVENTS CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS CONFIG_BPF_JIT; do
+		if grep -q "^$opt=y" "$config"; then echo "$opt=y"; else echo "$opt missing" && ok=1; fi
+	done
+	if [ -r /sys/kernel/btf/vmlinux ]; then echo "BTF: /sys/kernel/btf/vmlinux"; else
+		echo "no kernel BTF" && ok=1
+	fi
+	bpftool -j feature probe kernel 2>/dev/null | python3 -c "$BPFTOOL_REPORT" || ok=1
+	return $ok
+}
+
+# Reads bpftool's JSON feature probe; fails when a program type or helper
+# the kprobe and fentry paths use is missing.
+BPFTOOL_REPORT='
+import json, sys
+probe = json.load(sys.stdin)
+types, helpers = probe["program_types"], probe["helpers"]
+want = [("program type kprobe", types.get("have_kprobe_prog_type")),
+        ("program type tracing (fentry)", types.get("have_tracing_prog_type"))]
+for prog in ("kprobe", "tracing"):
+    have = helpers.get(prog + "_available_helpers", [])
+    for h in ("bpf_probe_read_kernel", "bpf_get_func_ip", "bpf_get_attach_cookie"):
+        want.append(("%s helper %s" % (prog, h), h in have))
+for what, ok in want:
+    print("bpftool: %s %s" % (what, "available" if ok else "MISSING"))
+sys.exit(0 if all(ok for _, ok in want) else 1)
+'
+
+# A real kprobe on a syscall path through tracefs: registered, hit, removed.
+kprobe_attach() {
+	local t=/sys/kernel/tracing rc=1
+	echo 'p:kvscope_trial/openat do_sys_openat2' >>"$t/kprobe_events" || return 1
+	echo 1 >"$t/events/kvscope_trial/openat/enable"
+	cat /etc/hostname >/dev/null
+	echo 0 >"$t/events/kvscope_trial/openat/enable"
+	grep -m1 'openat:' "$t/trace" && rc=0
+	echo >"$t/trace"
+	echo '-:kvscope_trial/openat' >>"$t/kprobe_events"
+	return $rc
+}
+
+# The agent's own kprobe/fentry trial, once it has one.
+agent_check() {
+	local what="kvscope check (kprobe and fentry trial)"
+	if ! "$agent" --help 2>&1 | grep -q 'kvscope check'; then
+		result SKIP "$what: the agent has no check command yet"
+		return
+	fi
+	check "$what" "$agent" check
+}
+
+integration_core() {
+	local log=/tmp/test_core.log line
+	echo "--- integration core (KVSCOPE=$agent)"
+	(cd "$repo" && KVSCOPE=$agent timeout 600 python3 -u tests/integration/test_core.py) 2>&1 |
+		tee "$log"
+	line=$(grep -E '^integration core: [0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+	if [ -n "$line" ]; then
+		sed -E 's/^integration core: ([0-9]+) passed, ([0-9]+) failed.*/INTEGRATION \1 \2/' \
+			<<<"$line" >"$results"
+	else
+		result FAIL "integration core: no closing line (crashed or timed out)"
+	fi
+}
+
+main() {
+	setup
+	check "kernel is 6.1.x (uname -r)" kernel_is_6_1
+	check "kvscope --version" agent_version
+	check "kvscope probes /usr/bin/etcd" agent_probes_etcd
+	check "kernel features: BTF, kprobes, fentry (config and bpftool probe)" kernel_features
+	check "kprobe attach through tracefs (do_sys_openat2)" kprobe_attach
+	agent_check
+	integration_core
+	echo DONE >"$results"
+}
+
+main

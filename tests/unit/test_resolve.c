@@ -1,0 +1,392 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * From profile to probe sites: the built-in etcd profile against Debian's
+ * etcd (when installed), a profile written here against the stripped Go
+ * fixture, the refusals (not a store, version mismatch, missing function),
+ * the registers a probe keeps live, and the site record a probe becomes.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "attach.h"
+#include "binary.h"
+#include "catalog.h"
+#include "resolve.h"
+#include "symtab.h"
+
+#define ETCD_PATH	"/usr/bin/etcd"
+#define ETCD_RANGE	"go.etcd.io/etcd/etcdserver/etcdserverpb._KV_Range_Handler"
+#define ETCD_RANGE_SITE 0xa27a44
+/* Both binaries are non-PIE: text maps file offset X at 0x400000 + X. */
+#define NONPIE_BASE 0x400000
+
+static void fixture_path(char *out, size_t outlen)
+{
+	const char *dir = getenv("KVSCOPE_FIXTURES");
+
+	snprintf(out, outlen, "%s/gofuncs", dir && *dir ? dir : "build/fixtures");
+}
+
+static const struct profile *find_profile(const struct catalog *cat, const char *name)
+{
+	for (int i = 0; i < cat->count; i++)
+		if (strcmp(cat->profiles[i]->name, name) == 0)
+			return cat->profiles[i];
+	return NULL;
+}
+
+static void test_etcd_builtin(void **state)
+{
+	struct catalog cat;
+	struct binary b;
+	bool range_seen = false;
+
+	(void)state;
+	if (access(ETCD_PATH, R_OK) != 0) {
+		print_message("skipped: %s is not installed\n", ETCD_PATH);
+		skip();
+	}
+	assert_int_equal(catalog__load(&cat, NULL, false), 0);
+	assert_int_equal(cat.errors, 0);
+	assert_non_null(find_profile(&cat, "etcd-3.4"));
+	memset(&b, 0, sizeof(b));
+	binary__examine(&b, &cat, ETCD_PATH);
+	if (b.verdict != BINARY_READY)
+		fail_msg("verdict %d: %s", b.verdict, b.reason);
+	assert_string_equal(b.profile->name, "etcd-3.4");
+	assert_string_equal(b.version, "3.4.23");
+	assert_true(strncmp(b.go_version, "go1.", 4) == 0);
+	assert_true(b.res.nsites >= b.profile->nprobes);
+	for (int i = 0; i < b.res.nsites; i++) {
+		const struct resolved_site *rs = &b.res.sites[i];
+		const struct profile_probe *pr = &b.profile->probes[rs->probe];
+
+		assert_true(rs->probe >= 0 && rs->probe < b.profile->nprobes);
+		assert_int_equal(rs->file_offset, rs->site.vaddr - NONPIE_BASE);
+		assert_true(rs->site.vaddr >= rs->func.vaddr &&
+			    rs->site.vaddr < rs->func.vaddr + rs->func.size);
+		if ((pr->role == KVS_ROLE_REQUEST_START || pr->role == KVS_ROLE_REQUEST_END) &&
+		    rs->site.cost == SITE_COST_SINGLESTEP)
+			fail_msg("%s: request site 0x%llx (%s) is single-stepped", pr->function,
+				 (unsigned long long)rs->site.vaddr, rs->site.insn);
+		if (strcmp(pr->function, ETCD_RANGE) == 0) {
+			assert_int_equal(rs->site.vaddr, ETCD_RANGE_SITE);
+			range_seen = true;
+		}
+	}
+	assert_true(range_seen);
+	resolution__free(&b.res);
+	catalog__free(&cat);
+}
+
+static void test_not_a_store(void **state)
+{
+	char fixture[512];
+	struct catalog cat;
+	struct binary b;
+
+	(void)state;
+	assert_int_equal(catalog__load(&cat, NULL, false), 0);
+	memset(&b, 0, sizeof(b));
+	binary__examine(&b, &cat, "/bin/true");
+	assert_int_equal(b.verdict, BINARY_NOT_A_STORE);
+	assert_int_equal(b.res.nsites, 0);
+	/* a Go program of another module is no store either */
+	fixture_path(fixture, sizeof(fixture));
+	memset(&b, 0, sizeof(b));
+	binary__examine(&b, &cat, fixture);
+	assert_int_equal(b.verdict, BINARY_NOT_A_STORE);
+	assert_non_null(strstr(b.reason, "no profile"));
+	/* and a file that is no ELF at all is refused, not crashed on */
+	memset(&b, 0, sizeof(b));
+	binary__examine(&b, &cat, "/etc/hostname");
+	assert_int_equal(b.verdict, BINARY_NOT_A_STORE);
+	catalog__free(&cat);
+}
+
+/* A profile for the Go fixture, written as a file of a --profile.dir. */
+struct fixture_ctx {
+	char dir[64];
+	char binary[512];
+	char module[256];
+	struct catalog cat;
+	struct binary b;
+};
+
+static const char fixture_probes[] = "probes:\n"
+				     "  - function: main.(*store).Put\n"
+				     "    role: request_start\n"
+				     "    site: entry\n"
+				     "    method: Put\n"
+				     "  - function: main.handleRange\n"
+				     "    role: request_start\n"
+				     "    site: entry\n"
+				     "    method: Range\n"
+				     "  - function: main.checksum\n"
+				     "    role: storage_op\n"
+				     "    site: entry\n"
+				     "    operation: checksum\n";
+
+static int fixture_setup(void **state)
+{
+	struct fixture_ctx *fc = calloc(1, sizeof(*fc));
+	struct symtab *st;
+	char err[256];
+
+	if (!fc)
+		return -1;
+	fixture_path(fc->binary, sizeof(fc->binary));
+	if (symtab__open(fc->binary, &st, err, sizeof(err))) {
+		fprintf(stderr, "%s: %s (build it with make)\n", fc->binary, err);
+		free(fc);
+		return -1;
+	}
+	snprintf(fc->module, sizeof(fc->module), "%s", symtab__info(st)->module_path);
+	symtab__close(st);
+	snprintf(fc->dir, sizeof(fc->dir), "/tmp/kvscope-profiles-XXXXXX");
+	if (!fc->module[0] || !mkdtemp(fc->dir)) {
+		free(fc);
+		return -1;
+	}
+	*state = fc;
+	return 0;
+}
+
+static int fixture_teardown(void **state)
+{
+	struct fixture_ctx *fc = *state;
+	char cmd[128];
+
+	resolution__free(&fc->b.res);
+	catalog__free(&fc->cat);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fc->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(fc);
+	return 0;
+}
+
+/* Writes the fixture profile (with `match_extra` under match:, `probes_extra`
+ * after its probes), loads only it, and examines the fixture with it. */
+static void examine_fixture(struct fixture_ctx *fc, const char *match_extra,
+			    const char *probes_extra)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/gofuncs.yaml", fc->dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f,
+		"format: 1\n"
+		"name: gofuncs-test\n"
+		"store: gofuncs\n"
+		"language: go\n"
+		"match:\n"
+		"  go_module: '%s'\n"
+		"%s"
+		"methods: [Put, Range]\n"
+		"operations: [checksum]\n"
+		"%s%s",
+		fc->module, match_extra, fixture_probes, probes_extra);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(catalog__load(&fc->cat, fc->dir, true), 0);
+	assert_int_equal(fc->cat.errors, 0);
+	assert_int_equal(fc->cat.count, 1);
+	binary__examine(&fc->b, &fc->cat, fc->binary);
+}
+
+static void test_fixture_ready(void **state)
+{
+	static const char *const functions[] = {"main.(*store).Put", "main.handleRange",
+						"main.checksum"};
+	struct fixture_ctx *fc = *state;
+	struct symtab *st;
+	char err[256];
+
+	examine_fixture(fc, "", "");
+	if (fc->b.verdict != BINARY_READY)
+		fail_msg("verdict %d: %s", fc->b.verdict, fc->b.reason);
+	assert_string_equal(fc->b.profile->name, "gofuncs-test");
+	assert_int_equal(fc->b.res.nsites, 3);
+	assert_int_equal(symtab__open(fc->binary, &st, err, sizeof(err)), 0);
+	for (int i = 0; i < 3; i++) {
+		const struct resolved_site *rs = &fc->b.res.sites[i];
+		struct func_sym fs;
+
+		assert_int_equal(rs->probe, i);
+		assert_int_equal(symtab__find(st, functions[i], &fs), 0);
+		assert_int_equal(rs->func.vaddr, fs.vaddr);
+		/* an entry site: on the function's first straight-line stretch */
+		assert_true(rs->site.vaddr >= fs.vaddr && rs->site.vaddr < fs.vaddr + 16);
+		assert_int_equal(rs->file_offset, rs->site.vaddr - NONPIE_BASE);
+		assert_true(rs->site.insn[0] != '\0');
+	}
+	/* Go request probes keep R14 live: their site is the stack-check jump */
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(fc->b.res.sites[i].site.cost, SITE_COST_EMULATED);
+	symtab__close(st);
+}
+
+static void test_fixture_version_mismatch(void **state)
+{
+	struct fixture_ctx *fc = *state;
+
+	examine_fixture(fc, "  version_regex: '^9\\.'\n", "");
+	assert_int_equal(fc->b.verdict, BINARY_UNSUPPORTED);
+	assert_non_null(fc->b.profile);
+	assert_string_equal(fc->b.profile->name, "gofuncs-test");
+	if (!strstr(fc->b.reason, "version") || !strstr(fc->b.reason, "gofuncs-test"))
+		fail_msg("reason: %s", fc->b.reason);
+	assert_int_equal(fc->b.res.nsites, 0);
+}
+
+static void test_fixture_missing_function(void **state)
+{
+	struct fixture_ctx *fc = *state;
+
+	examine_fixture(fc, "",
+			"  - function: main.noSuchFunction\n"
+			"    role: storage_op\n"
+			"    site: entry\n"
+			"    operation: checksum\n");
+	assert_int_equal(fc->b.verdict, BINARY_UNSUPPORTED);
+	if (!strstr(fc->b.reason, "no function main.noSuchFunction"))
+		fail_msg("reason: %s", fc->b.reason);
+	assert_int_equal(fc->b.res.nsites, 0);
+	assert_null(fc->b.res.sites);
+}
+
+static void test_fixture_missing_match_symbol(void **state)
+{
+	struct fixture_ctx *fc = *state;
+
+	examine_fixture(fc, "  symbols: [main.checksum, main.notThere]\n", "");
+	assert_int_equal(fc->b.verdict, BINARY_UNSUPPORTED);
+	if (!strstr(fc->b.reason, "no function main.notThere"))
+		fail_msg("reason: %s", fc->b.reason);
+}
+
+#define BIT(r) (1u << (r))
+
+static void test_live_regs(void **state)
+{
+	static const struct {
+		enum profile_lang lang;
+		struct profile_probe probe;
+		uint32_t want;
+	} cases[] = {
+	    {PROFILE_LANG_GO, {.role = KVS_ROLE_REQUEST_START}, BIT(KVS_REG_R14)},
+	    {PROFILE_LANG_GO,
+	     {.role = KVS_ROLE_REQUEST_END, .has_value = true, .value = {.reg = KVS_REG_RBX}},
+	     BIT(KVS_REG_R14) | BIT(KVS_REG_RBX)},
+	    {PROFILE_LANG_C, {.role = KVS_ROLE_REQUEST_START}, 0},
+	    {PROFILE_LANG_C,
+	     {.role = KVS_ROLE_REQUEST_END, .has_value = true, .value = {.reg = KVS_REG_RAX}},
+	     BIT(KVS_REG_RAX)},
+	    {PROFILE_LANG_GO,
+	     {.role = KVS_ROLE_STORAGE_OP, .has_value = true, .value = {.reg = KVS_REG_RAX}},
+	     BIT(KVS_REG_RAX)},
+	    /* a value that is not read does not hold its register live */
+	    {PROFILE_LANG_GO,
+	     {.role = KVS_ROLE_STORAGE_OP, .has_value = false, .value = {.reg = KVS_REG_RAX}},
+	     0},
+	    {PROFILE_LANG_GO,
+	     {.role = KVS_ROLE_GAUGES,
+	      .nreads = 3,
+	      .reads = {{.reg = KVS_REG_RAX}, {.reg = KVS_REG_RSP}, {.reg = KVS_REG_R9}}},
+	     BIT(KVS_REG_RAX) | BIT(KVS_REG_RSP) | BIT(KVS_REG_R9)},
+	    /* reads past nreads are ignored; KVS_REG_NONE holds nothing */
+	    {PROFILE_LANG_C,
+	     {.role = KVS_ROLE_GAUGES,
+	      .nreads = 1,
+	      .reads = {{.reg = KVS_REG_RDI}, {.reg = KVS_REG_R15}}},
+	     BIT(KVS_REG_RDI)},
+	    {PROFILE_LANG_C,
+	     {.role = KVS_ROLE_LEADER_CHANGE, .has_value = true, .value = {.reg = KVS_REG_NONE}},
+	     0},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct profile p = {.name = "t", .lang = cases[i].lang};
+		uint32_t live = resolve__live_regs(&p, &cases[i].probe);
+
+		if (live != cases[i].want)
+			fail_msg("case %zu: live 0x%x, want 0x%x", i, live, cases[i].want);
+	}
+}
+
+static void test_site_record(void **state)
+{
+	struct profile go = {.name = "g", .lang = PROFILE_LANG_GO};
+	struct profile c = {.name = "c", .lang = PROFILE_LANG_C};
+	struct profile_probe end = {
+	    .role = KVS_ROLE_REQUEST_END,
+	    .label = -1,
+	    .has_value = true,
+	    .value = {.reg = KVS_REG_RBX, .size = 4, .nderef = 2, .deref = {8, -16}},
+	};
+	struct profile_probe gauges = {
+	    .role = KVS_ROLE_GAUGES,
+	    .label = 3,
+	    .nreads = 2,
+	    .reads = {{.reg = KVS_REG_RAX, .size = 8, .nderef = 1, .deref = {0x88}, .gauge = 2},
+		      {.reg = KVS_REG_RSP,
+		       .size = 4,
+		       .nderef = 3,
+		       .deref = {0x220, 0x10, 0},
+		       .gauge = 3}},
+	};
+	struct kvs_site rec;
+
+	(void)state;
+	memset(&rec, 0x5a, sizeof(rec));
+	attach__site_record(&go, &end, &rec);
+	assert_int_equal(rec.role, KVS_ROLE_REQUEST_END);
+	assert_int_equal(rec.label, 0);
+	assert_int_equal(rec.task_reg, KVS_REG_R14);
+	assert_int_equal(rec.has_value, 1);
+	assert_memory_equal(&rec.value, &end.value, sizeof(rec.value));
+	assert_int_equal(rec.nreads, 0);
+	assert_int_equal(rec.pad0, 0);
+	assert_int_equal(rec.pad, 0);
+
+	attach__site_record(&c, &gauges, &rec);
+	assert_int_equal(rec.role, KVS_ROLE_GAUGES);
+	assert_int_equal(rec.label, 3);
+	assert_int_equal(rec.task_reg, KVS_REG_NONE);
+	assert_int_equal(rec.has_value, 0);
+	assert_int_equal(rec.nreads, 2);
+	assert_memory_equal(rec.reads, gauges.reads, sizeof(rec.reads));
+	/* nothing of the previous record survives */
+	assert_int_equal(rec.value.reg, 0);
+	assert_int_equal(rec.value.deref[1], 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_etcd_builtin),
+	    cmocka_unit_test(test_not_a_store),
+	    cmocka_unit_test_setup_teardown(test_fixture_ready, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_fixture_version_mismatch, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_fixture_missing_function, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_fixture_missing_match_symbol, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test(test_live_regs),
+	    cmocka_unit_test(test_site_record),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
