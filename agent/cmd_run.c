@@ -130,6 +130,7 @@ static void start_disk(struct daemon *d)
 	}
 	for (int i = 0; i < d->catalog.count; i++)
 		disk__add_rules(d->disk, (uint16_t)i, d->catalog.profiles[i]);
+	log_msg(LOG_INFO, "disk probes attached", "hook", hooks__name(hook), NULL);
 }
 
 static void start_events(struct daemon *d)

@@ -335,8 +335,8 @@ static int tls_options(struct http_server *srv, struct MHD_OptionItem *o)
 	o[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, srv->tls_priorities};
 	if (web->client_ca_pem)
 		o[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, web->client_ca_pem};
-	o[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection,
-					 srv};
+	o[n++] =
+	    (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, srv};
 	return n;
 }
 
@@ -358,7 +358,8 @@ static struct MHD_Daemon *start_daemon(struct http_server *srv, int listen_fd,
 		flags |= MHD_USE_TLS;
 	}
 	if (webconfig__has_users(srv->web))
-		extra[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, AUTH_THREADS, NULL};
+		extra[n++] =
+		    (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, AUTH_THREADS, NULL};
 	extra[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 	return MHD_start_daemon(
 	    flags, 0, NULL, NULL, handle_request, srv, MHD_OPTION_EXTERNAL_LOGGER, log_mhd_message,

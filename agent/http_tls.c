@@ -16,10 +16,14 @@
 static const char *gnutls_version_name(enum web_tls_version v)
 {
 	switch (v) {
-	case WEB_TLS10: return "VERS-TLS1.0";
-	case WEB_TLS11: return "VERS-TLS1.1";
-	case WEB_TLS12: return "VERS-TLS1.2";
-	case WEB_TLS13: return "VERS-TLS1.3";
+	case WEB_TLS10:
+		return "VERS-TLS1.0";
+	case WEB_TLS11:
+		return "VERS-TLS1.1";
+	case WEB_TLS12:
+		return "VERS-TLS1.2";
+	case WEB_TLS13:
+		return "VERS-TLS1.3";
 	}
 	return NULL;
 }
@@ -101,9 +105,13 @@ bool http_tls__client_ok(const struct web_config *cfg, struct MHD_Connection *co
 		return false;
 	present = gnutls_certificate_get_peers(session, &npeers) != NULL && npeers > 0;
 	switch (cfg->client_auth) {
-	case WEB_CLIENT_AUTH_REQUIRE_ANY: return present;
-	case WEB_CLIENT_AUTH_VERIFY_IF_GIVEN: return !present || peer_verified(session);
-	case WEB_CLIENT_AUTH_REQUIRE_AND_VERIFY: return present && peer_verified(session);
-	default: return false;
+	case WEB_CLIENT_AUTH_REQUIRE_ANY:
+		return present;
+	case WEB_CLIENT_AUTH_VERIFY_IF_GIVEN:
+		return !present || peer_verified(session);
+	case WEB_CLIENT_AUTH_REQUIRE_AND_VERIFY:
+		return present && peer_verified(session);
+	default:
+		return false;
 	}
 }

@@ -30,7 +30,7 @@ struct parse {
 };
 
 __attribute__((format(printf, 3, 4))) static int fail_at(struct parse *p, const yaml_node_t *n,
-							  const char *fmt, ...)
+							 const char *fmt, ...)
 {
 	char reason[384];
 	va_list ap;
@@ -136,9 +136,10 @@ static int parse_client_auth(struct parse *p, const yaml_node_t *v)
 	/* The exporters take an empty value as the default. */
 	if (s && !*s)
 		return 0;
-	return fail_at(p, v, "client_auth_type: unknown value \"%s\", want one of NoClientCert, "
-			     "RequestClientCert, RequireAnyClientCert, VerifyClientCertIfGiven, "
-			     "RequireAndVerifyClientCert",
+	return fail_at(p, v,
+		       "client_auth_type: unknown value \"%s\", want one of NoClientCert, "
+		       "RequestClientCert, RequireAnyClientCert, VerifyClientCertIfGiven, "
+		       "RequireAndVerifyClientCert",
 		       s ? s : "(not a string)");
 }
 
@@ -192,9 +193,11 @@ static int check_tls(struct parse *p, const yaml_node_t *section)
 		      c->client_auth == WEB_CLIENT_AUTH_REQUIRE_AND_VERIFY;
 
 	if (!c->cert_file || !c->key_file)
-		return fail_at(p, section, "tls_server_config: cert_file and key_file are required");
+		return fail_at(p, section,
+			       "tls_server_config: cert_file and key_file are required");
 	if (verify && !c->client_ca_file)
-		return fail_at(p, section, "tls_server_config: client_auth_type %s needs client_ca_file",
+		return fail_at(p, section,
+			       "tls_server_config: client_auth_type %s needs client_ca_file",
 			       client_auth_names[c->client_auth]);
 	if (c->client_ca_file && c->client_auth == WEB_CLIENT_AUTH_NONE)
 		return fail_at(p, section,
@@ -238,11 +241,11 @@ static bool looks_like_bcrypt(const char *h)
 	static const char alphabet[] =
 	    "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
-	if (strlen(h) != 60 || h[0] != '$' || h[1] != '2' || !strchr("aby", h[2]) ||
-	    h[3] != '$' || h[6] != '$')
+	if (strlen(h) != 60 || h[0] != '$' || h[1] != '2' || !strchr("aby", h[2]) || h[3] != '$' ||
+	    h[6] != '$')
 		return false;
-	if (h[4] < '0' || h[4] > '3' || h[5] < '0' || h[5] > '9' || (h[4] - '0') * 10 + h[5] - '0' < 4 ||
-	    (h[4] - '0') * 10 + h[5] - '0' > 31)
+	if (h[4] < '0' || h[4] > '3' || h[5] < '0' || h[5] > '9' ||
+	    (h[4] - '0') * 10 + h[5] - '0' < 4 || (h[4] - '0') * 10 + h[5] - '0' > 31)
 		return false;
 	return strspn(h + 7, alphabet) == 53;
 }
@@ -254,8 +257,9 @@ static int user_pair(struct parse *p, const yaml_node_t *k, const yaml_node_t *v
 	struct web_user *users;
 
 	if (!*name || strchr(name, ':'))
-		return fail_at(p, k, "basic_auth_users: \"%s\": a user name must be non-empty and "
-				     "have no ':'",
+		return fail_at(p, k,
+			       "basic_auth_users: \"%s\": a user name must be non-empty and "
+			       "have no ':'",
 			       name);
 	if (!hash || !looks_like_bcrypt(hash))
 		return fail_at(p, v, "basic_auth_users: %s: not a bcrypt hash ($2a$, $2b$ or $2y$)",

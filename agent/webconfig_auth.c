@@ -68,8 +68,7 @@ static const char *hash_for(const struct web_config *cfg, const char *user, bool
 	return hash;
 }
 
-bool webconfig__check_password(const struct web_config *cfg, const char *user,
-			       const char *password)
+bool webconfig__check_password(const struct web_config *cfg, const char *user, const char *password)
 {
 	struct crypt_data *cd;
 	const char *hash, *out;

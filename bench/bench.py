@@ -1,6 +1,6 @@
 """kvscope's bench: what it costs the store, side by side with no agent, a
 hand-written bpftrace script and a no-op floor. Parameters come from the
-environment (see bench/README.md); results go to a JSON file and, for a full
+environment (see bench/run.sh); results go to a JSON file and, for a full
 run, bench/RESULTS.md."""
 
 import json
@@ -37,9 +37,10 @@ class Context:
         self.kvscope = env("KVSCOPE", os.path.join(self.root, "build", "kvscope"))
         self.loadgen = env("LOADGEN", os.path.join(self.root, "build", "bench", "loadgen"))
         self.repeats = int(env("BENCH_REPEATS", "1" if self.quick else "5"))
-        self.requests = int(env("BENCH_REQUESTS", "800" if self.quick else "20000"))
+        self.requests = int(env("BENCH_REQUESTS", "800" if self.quick else "10000"))
         self.max_seconds = float(env("BENCH_MAX_SECONDS", "10" if self.quick else "40"))
         self.concurrency = int(env("BENCH_CONCURRENCY", "16"))
+        self.quiet_wait = float(env("BENCH_QUIET_WAIT", "0" if self.quick else "10"))
         self.scrapes = int(env("BENCH_SCRAPES", "20" if self.quick else "200"))
         self.scale = [int(x) for x in env("BENCH_SCALE", "" if self.quick else "1 3 10 30").split()]
         self.sizes = [int(x) for x in env("BENCH_SIZES", "" if self.quick else "10000 100000").split()]
@@ -172,7 +173,7 @@ def system_info(ctx):
     return {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "kernel": platform.release(),
             "cpu": cpu, "cpus": os.cpu_count(), "etcd": first_line([ctx.etcd, "--version"]),
             "kvscope": first_line([ctx.kvscope, "--version"]),
-            "bpftrace": first_line(["bpftrace", "--version"])}
+            "bpftrace": first_line(["bpftrace", "--version"]), "loadavg_start": os.getloadavg()}
 
 
 def run(ctx):
@@ -191,6 +192,7 @@ def run(ctx):
     subprocess.run([procs.CLUSTER_SH, "stop", ctx.reg.clusters.pop()], timeout=120)
     res["processes"] = process_phase(ctx)
     res["elapsed_s"] = time.time() - t0
+    res["system"]["loadavg_end"] = os.getloadavg()
     return res
 
 

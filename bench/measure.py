@@ -149,3 +149,23 @@ def scrape_latency(port, count):
 def median(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
+
+
+def foreign_uprobes(binary, own_pids):
+    """Uprobes on `binary` held by processes other than ours: another tool's
+    probes tax every process of that binary, ours included."""
+    try:
+        target = os.stat(binary)
+    except OSError:
+        return 0
+    count = 0
+    for e in bpftool_json("perf", "show"):
+        if e.get("fd_type") not in ("uprobe", "uretprobe") or e.get("pid") in own_pids:
+            continue
+        try:
+            st = os.stat(e.get("filename", ""))
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) == (target.st_dev, target.st_ino):
+            count += 1
+    return count

@@ -111,6 +111,20 @@ def run_load(loadgen, endpoints, requests, put_percent, max_seconds, concurrency
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+class Fatal(RuntimeError):
+    """A failure that waiting longer cannot mend (the process died)."""
+
+
+def died(p, what, log_path):
+    tail = ""
+    try:
+        with open(log_path) as f:
+            tail = "".join(l for l in f.readlines() if "WARNING" not in l)[-800:]
+    except OSError:
+        pass
+    return Fatal("%s exited %s:\n%s" % (what, p.returncode, tail))
+
+
 def wait_for(pred, timeout, what):
     deadline = time.time() + timeout
     last = None
@@ -118,6 +132,8 @@ def wait_for(pred, timeout, what):
         try:
             if pred():
                 return
+        except Fatal:
+            raise
         except Exception as e:  # not answering yet
             last = e
         time.sleep(0.1)
@@ -137,7 +153,7 @@ def start_kvscope(reg, kvscope, pids, workdir, tag):
 
     def attached():
         if p.poll() is not None:
-            raise RuntimeError("kvscope exited %s; see %s" % (p.returncode, log.name))
+            raise died(p, "kvscope", log.name)
         return metric_sum(sc.get()[1], "kvscope_target_attached") >= len(pids)
 
     try:
@@ -157,7 +173,7 @@ def start_bpftrace(reg, script_path, workdir, tag, expected_probes):
 
     def loaded():
         if p.poll() is not None:
-            raise RuntimeError("bpftrace exited %s; see %s" % (p.returncode, out_path))
+            raise died(p, "bpftrace", out_path)
         with open(out_path) as f:
             started = "Attaching" in f.read()
         return started and len(bpf_ids(p.pid)[0]) >= expected_probes

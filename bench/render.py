@@ -17,7 +17,7 @@ def goals_section(res):
     missed = [(g, m, t, why) for g, m, t, ok, why in gs if not ok]
     if missed:
         out += ["### Where a goal is missed, by how much and why", ""]
-        out += ["- **%s**: %s against %s. %s." % (g, m, t, why[0].upper() + why[1:])
+        out += ["- **%s**: %s against %s: %s." % (g, m, t, why)
                 for g, m, t, why in missed]
         out.append("")
     return out

@@ -98,10 +98,11 @@ def goals(res):
     sp = res["scrape"]["p99_ms"]
     out.append(("scrape p99, %d targets" % res["scrape"]["targets"], "%.2f ms" % sp,
                 "<= %.0f ms" % SCRAPE_P99_GOAL_MS, sp <= SCRAPE_P99_GOAL_MS,
-                "scrape time is the sum over per-CPU map entries of every series"))
+                "each scrape sums every series' per-CPU map entries; %d series, %d bytes%s" % (
+                    res["scrape"]["series"], res["scrape"]["bytes"], noise_note(res))))
     out.append(("kvscope peak RSS", "%.1f MiB" % (k["rss_kib"] / 1024), "<= %d MiB" % RSS_GOAL_MIB,
                 k["rss_kib"] <= RSS_GOAL_MIB * 1024,
-                "VmHWM counts libbpf's copy of the kernel BTF and the parsed etcd symbol tables"))
+                why_rss(res)))
     out.append(("events lost", "%d" % k["lost"], "0", k["lost"] == 0,
                 "see kvscope_events_lost_total{reason} in the round logs"))
     return out
@@ -116,28 +117,49 @@ def floor_ratio(t):
     return median(ratios)
 
 
+def noise_note(res):
+    """Why numbers may move that have nothing to do with the agent."""
+    rnds = [r for kind in res["rounds"].values() for rnd in kind for r in rnd.values()]
+    foreign = sum(1 for r in rnds if r.get("foreign_uprobes"))
+    load = max((r.get("loadavg", 0) for r in rnds), default=0)
+    notes = []
+    if load > 2.5:
+        notes.append("the host's load average reached %.1f on 2 cores during the rounds" % load)
+    if foreign:
+        notes.append("%d round-loads ran while another tool had uprobes on etcd" % foreign)
+    return ("; note that " + " and ".join(notes)) if notes else ""
+
+
 def why_load(res, t, load, key):
     kv, none, fl = t[load]["kvscope"], t[load]["none"], t[load]["floor"]
     noise = spread_pct(series(res, "none", load, "throughput" if key == "thr_ratio" else "p99_ms"))
     base = none["cpu_us_per_req"] or 0
     share = (kv["added_us"] or 0) / base * 100 if base else 0
+    want = THROUGHPUT_GOAL[load] if key == "thr_ratio" else P99_GOAL
+    floor_ok = fl[key] is not None and (fl[key] >= want if key == "thr_ratio" else fl[key] <= want)
+    floor_says = ("the no-op floor on the same sites meets this goal (%s), so the excess is "
+                  "kvscope's own program or noise" if floor_ok else
+                  "the no-op floor on the same sites misses it too (%s): that much is the "
+                  "kernel's uprobe cost, which any BPF tool on these sites pays") % fmt(fl[key], "%.3f")
     return ("kvscope adds %s us of etcd CPU per request (%s probe hits x %s us) to a baseline of "
-            "%.1f us, about %.1f%% more work on the one core etcd is pinned to; the no-op floor "
-            "on the same sites scores %s, so that much is the kernel's uprobe cost that any BPF "
-            "tool pays there; no-agent rounds alone varied by +/-%s%% between repeats" % (
+            "%.1f us, %.1f%% more work on the one core etcd is pinned to; %s; no-agent rounds "
+            "alone varied by +/-%s%% between repeats%s" % (
                 fmt(kv["added_us"]), fmt(kv["hits_per_req"], "%.1f"),
-                fmt(kv["cpu_per_hit_us"], "%.3f"), base, share, fmt(fl[key], "%.3f"),
-                fmt(noise, "%.1f")))
+                fmt(kv["cpu_per_hit_us"], "%.3f"), base, share, floor_says,
+                fmt(noise, "%.1f"), noise_note(res)))
 
 
 def why_per_hit(t):
-    kv = [t[load]["kvscope"] for load in t]
-    fl = [t[load]["floor"] for load in t]
-    return ("a hit costs the uprobe trap (breakpoint exception, instruction emulation, return to "
-            "user) plus the BPF program; the no-op floor's own figure is %s us per hit and "
-            "kvscope's BPF run time %s ns, so the trap dominates" % (
-                fmt(median([f["cpu_per_hit_us"] for f in fl]), "%.3f"),
-                fmt(median([k["ns_per_hit"] for k in kv]), "%.0f")))
+    kv_ns = median([t[load]["kvscope"]["ns_per_hit"] for load in t])
+    kv_us = median([t[load]["kvscope"]["cpu_per_hit_us"] for load in t])
+    fl_us = median([t[load]["floor"]["cpu_per_hit_us"] for load in t])
+    text = ("a hit costs the uprobe trap (breakpoint exception, instruction emulation, return "
+            "to user) plus the BPF program; kvscope's program runs %s ns of the %s us, and the "
+            "no-op floor's added CPU comes to %s us per hit" % (
+                fmt(kv_ns, "%.0f"), fmt(kv_us, "%.3f"), fmt(fl_us, "%.3f")))
+    if fl_us is None or fl_us <= 0:
+        text += " (within noise: the per-hit figure is a difference of CPU totals)"
+    return text
 
 
 def why_floor(t):
@@ -145,3 +167,13 @@ def why_floor(t):
             "CPU figures are differences of noisy totals, so small overheads give large ratios" % (
                 fmt(median([t[load]["kvscope"]["ns_per_hit"] for load in t]), "%.0f"),
                 fmt(median([t[load]["floor"]["ns_per_hit"] for load in t]), "%.0f")))
+
+
+def why_rss(res):
+    rnds = [r for rnd in res["rounds"]["kvscope"] for r in rnd.values()]
+    now = max((r.get("rss_now_kib", 0) for r in rnds), default=0)
+    return ("the figure is the agent's peak (VmHWM); its resident size at the end of a round "
+            "was %.1f MiB, so %s" % (now / 1024, "the peak is transient (start-up, while "
+                                     "etcd's symbol tables are read)" if now < 0.8 * max(
+                                         r.get("rss_hwm_kib", 0) for r in rnds)
+                                     else "the memory stays resident"))

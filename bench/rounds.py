@@ -94,6 +94,7 @@ def stop_agent(agent):
     if agent.proc is None:
         return extra
     extra["rss_hwm_kib"] = measure.status_kib(agent.proc.pid, "VmHWM")
+    extra["rss_now_kib"] = measure.status_kib(agent.proc.pid, "VmRSS")
     extra["map_bytes"] = measure.map_memlock(agent.maps)
     if agent.scraper is not None:
         agent.scraper.stop()
@@ -117,14 +118,29 @@ def compact(ctx):
     time.sleep(1.0)  # compaction runs in the background; let it finish
 
 
+def wait_quiet(ctx):
+    """Waits (bounded) until no other tool has uprobes on the store binary;
+    returns how many there still are."""
+    deadline = time.time() + ctx.quiet_wait
+    while True:
+        n = measure.foreign_uprobes(ctx.etcd, set())
+        if n == 0 or time.time() >= deadline:
+            return n
+        time.sleep(1.0)
+
+
 def run_round(ctx, kind, rep):
     """One agent configuration through every load; {load: result}."""
     tag = "r%d-%s" % (rep, kind)
+    foreign = wait_quiet(ctx)
+    extra = {"foreign_uprobes": foreign, "loadavg": os.getloadavg()[0]}
     agent = start_agent(ctx, kind, tag)
+    own = {agent.proc.pid} if agent.proc else set()
     try:
         results = {load: measure_load(ctx, agent, load, ctx.requests) for load in LOADS}
+        extra["foreign_uprobes"] = max(foreign, measure.foreign_uprobes(ctx.etcd, own))
     finally:
-        extra = stop_agent(agent)
+        extra.update(stop_agent(agent))
     for r in results.values():
         r.update(extra)
     compact(ctx)

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -623,7 +624,7 @@ class Scenario:
                 self.agent.stop()
             self.logs.append(self.agent.log_path)
         if self.cluster:
-            self.cluster.stop()
+            stop_cluster(self.cluster)
         for path in self.logs:
             try:
                 with open(path) as f:
@@ -657,6 +658,37 @@ def other_kvscopes(own_pid):
         exe = exe[:-len(" (deleted)")] if exe.endswith(" (deleted)") else exe
         if comm in names or os.path.basename(exe) in names:
             out.add(int(entry))
+    return out
+
+
+def stop_cluster(cluster):
+    """cluster.sh stop, then SIGKILL by PID any member process of this
+    cluster's data directory still running: a member being restarted when
+    the scenario was interrupted may not be in members.env yet."""
+    subprocess.run([os.path.join(ROOT, "tests", "integration", "cluster.sh"), "stop",
+                    cluster.dir], timeout=60)
+    for pid in pids_with_arg("--data-dir", cluster.dir + "/"):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    shutil.rmtree(cluster.dir, ignore_errors=True)
+
+
+def pids_with_arg(flag, prefix):
+    """Pids of processes with `flag VALUE` on their command line, VALUE
+    starting with prefix."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % entry, "rb") as f:
+                args = f.read().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if any(a == flag and b.startswith(prefix) for a, b in zip(args, args[1:])):
+            out.append(int(entry))
     return out
 
 

@@ -4,15 +4,22 @@
 # spends at most 200 s; it is stopped at 230 s and killed 15 s later, and
 # whatever it started is then stopped by PID from the state it left.
 set -u
-cd "$(dirname "$0")"
+cd "$(dirname "$0")" || exit 1
 mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true
 state=$(mktemp -d /tmp/kvscope-fidelity.XXXXXX)
 export FIDELITY_STATE=$state
 
+# shellcheck disable=SC2317 # (called from the EXIT trap)
+# True when process $1 runs with argument $2 on its command line.
+has_arg() {
+	tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | grep -qxF -- "$2"
+}
+
+# shellcheck disable=SC2317
 cleanup() {
 	if [ -f "$state/agent_pid" ]; then
 		pid=$(cat "$state/agent_pid")
-		if kill -0 "$pid" 2>/dev/null; then
+		if grep -qa kvscope "/proc/$pid/cmdline" 2>/dev/null; then
 			kill -TERM "$pid" 2>/dev/null
 			for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 			kill -KILL "$pid" 2>/dev/null || true
@@ -20,19 +27,25 @@ cleanup() {
 	fi
 	if [ -f "$state/cluster_dir" ]; then
 		dir=$(cat "$state/cluster_dir")
-		if [ -f "$dir/members.env" ]; then
-			../integration/cluster.sh stop "$dir" || true
-			rm -rf "$dir"
-		fi
+		[ -f "$dir/members.env" ] && { ../integration/cluster.sh stop "$dir" || true; }
+		# A member restarted just before an interruption may not be in
+		# members.env yet: find it by its data directory, stop it by PID.
+		for proc in /proc/[0-9]*; do
+			pid=${proc#/proc/}
+			for name in "$dir"/*/; do
+				[ -d "$name" ] && has_arg "$pid" "${name%/}" && kill -KILL "$pid" 2>/dev/null
+			done
+		done
+		rm -rf "$dir"
 	fi
 	rm -rf "$state"
 }
 trap cleanup EXIT
 
-timeout --kill-after=15 230 python3 -u fidelity.py
-rc=$?
-if [ "$rc" -ge 124 ]; then
-	echo "fidelity: 0 passed, 1 failed (scenario killed after its time budget, exit $rc)"
+timeout --kill-after=15 230 python3 -u fidelity.py | tee "$state/out"
+rc=${PIPESTATUS[0]}
+if ! tail -1 "$state/out" | grep -q '^fidelity: [0-9]* passed, [0-9]* failed$'; then
+	echo "fidelity: 0 passed, 1 failed (the scenario ended without its table, exit $rc)"
 	rc=1
 fi
 exit "$rc"

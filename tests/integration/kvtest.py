@@ -137,8 +137,9 @@ class Agent:
         self.port = free_port()
         self.log_path = tempfile.mktemp(prefix="kvscope-", suffix=".log")
         self.log = open(self.log_path, "w")
-        args = [KVSCOPE, "--web.listen-address=127.0.0.1:%d" % self.port,
-                "--target.pid=" + ",".join(str(p) for p in pids), *extra]
+        args = [KVSCOPE, "--web.listen-address=127.0.0.1:%d" % self.port, *extra]
+        if pids:
+            args.append("--target.pid=" + ",".join(str(p) for p in pids))
         self.started = time.time()
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
         self.url = "http://127.0.0.1:%d/metrics" % self.port
@@ -173,14 +174,32 @@ class Agent:
             return f.read()
 
 
-def kvscope_links():
-    """bpftool's links whose program is kvscope's uprobe program."""
+def bpf_prog_ids_of(pid):
+    """IDs of the BPF programs process `pid` holds, from its fds' fdinfo."""
+    ids = set()
+    fdinfo = "/proc/%d/fdinfo" % pid
+    for fd in os.listdir(fdinfo):
+        try:
+            with open(os.path.join(fdinfo, fd)) as f:
+                for line in f:
+                    if line.startswith("prog_id:"):
+                        ids.add(int(line.split()[1]))
+        except OSError:
+            pass
+    return ids
+
+
+def kvscope_links(prog_ids=None):
+    """bpftool's links of kvscope's uprobe program: of the given program IDs
+    (one agent's), or of any kvscope when None."""
     r = subprocess.run(["bpftool", "-j", "link", "show"], capture_output=True, text=True)
     if r.returncode != 0:
         return []
-    progs = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True)
-    ours = {p["id"] for p in json.loads(progs.stdout or "[]") if p.get("name") == "kvs_site_hit"}
-    return [l for l in json.loads(r.stdout or "[]") if l.get("prog_id") in ours]
+    if prog_ids is None:
+        progs = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True)
+        prog_ids = {p["id"] for p in json.loads(progs.stdout or "[]")
+                    if p.get("name") == "kvs_site_hit"}
+    return [l for l in json.loads(r.stdout or "[]") if l.get("prog_id") in prog_ids]
 
 
 def uprobe_events():

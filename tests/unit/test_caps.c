@@ -192,8 +192,7 @@ static void test_bad_arguments(void **state)
 	/* Refused before anything changes, so safe to call in the test process. */
 	assert_int_equal(caps__drop_to(NULL, 2, err, sizeof(err)), -1);
 	assert_string_equal(err, "capabilities: bad list to keep");
-	assert_int_equal(caps__drop_to((const cap_value_t[]){CAP_KILL}, -1, err, sizeof(err)),
-			 -1);
+	assert_int_equal(caps__drop_to((const cap_value_t[]){CAP_KILL}, -1, err, sizeof(err)), -1);
 }
 
 static void test_required_set(void **state)

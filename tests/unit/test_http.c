@@ -626,7 +626,6 @@ static void test_gzip_round_trip(void **state)
 	free(gz);
 }
 
-
 /*
  * TLS and basic auth: certificates made at test time with the openssl CLI, a
  * web config written next to them, and curl as the client.
@@ -734,10 +733,11 @@ static void curl(unsigned port, const char *path, const char *args, struct curl_
 	int rc;
 
 	memset(r, 0, sizeof(*r));
-	snprintf(cmd, sizeof(cmd),
-		 "cd '%s' && curl -s --max-time 10 -o body.out -D headers.out -w '%%{http_code}' %s "
-		 "https://127.0.0.1:%u%s >status.out 2>/dev/null",
-		 tls_dir.path, args, port, path);
+	snprintf(
+	    cmd, sizeof(cmd),
+	    "cd '%s' && curl -s --max-time 10 -o body.out -D headers.out -w '%%{http_code}' %s "
+	    "https://127.0.0.1:%u%s >status.out 2>/dev/null",
+	    tls_dir.path, args, port, path);
 	rc = system(cmd);
 	r->exit = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 	snprintf(file, sizeof(file), "%s/status.out", tls_dir.path);
@@ -857,7 +857,9 @@ struct client_case {
 static void assert_outcome(const struct curl_result *r, enum outcome want, const char *what)
 {
 	switch (want) {
-	case SERVED: assert_metrics_served(r, what); return;
+	case SERVED:
+		assert_metrics_served(r, what);
+		return;
 	case NO_HANDSHAKE:
 		assert_refused(r, what);
 		if (r->exit == 0 || r->status != 0)
@@ -899,7 +901,9 @@ static void test_tls_client_cert_modes(void **state)
 		for (int c = 0; c < 3; c++) {
 			snprintf(args, sizeof(args), "--cacert ca.crt %s", certs[c]);
 			snprintf(what, sizeof(what), "%s with %s", cases[i].client_auth,
-				 c == 0 ? "no certificate" : c == 1 ? "a trusted one" : "a rogue one");
+				 c == 0	  ? "no certificate"
+				 : c == 1 ? "a trusted one"
+					  : "a rogue one");
 			curl(w.port, "/metrics", args, &r);
 			assert_outcome(&r, want[c], what);
 			/* Every path is behind the same door. */
@@ -930,7 +934,7 @@ static void test_basic_auth(void **state)
 {
 	static const char *const refused[] = {
 	    "",
-	    "Authorization: Basic YWxpY2U6d3Jvbmc=\r\n",	  /* alice:wrong */
+	    "Authorization: Basic YWxpY2U6d3Jvbmc=\r\n",     /* alice:wrong */
 	    "Authorization: Basic bWFsbG9yeTpzZWNyZXQ=\r\n", /* mallory:secret */
 	    "Authorization: Basic YWxpY2U6c2VjcmV0Ong=\r\n", /* alice:secret:x */
 	    "Authorization: Basic !!!not-base64!!!\r\n",
@@ -950,7 +954,8 @@ static void test_basic_auth(void **state)
 		for (size_t p = 0; p < sizeof(paths) / sizeof(paths[0]); p++) {
 			fetch(w.port, "GET", paths[p], refused[i], &r);
 			if (r.status != 401)
-				fail_msg("%s with \"%s\": status %d", paths[p], refused[i], r.status);
+				fail_msg("%s with \"%s\": status %d", paths[p], refused[i],
+					 r.status);
 			assert_string_equal(header(&r, "WWW-Authenticate", v, sizeof(v)),
 					    "Basic realm=\"kvscope\"");
 			assert_null(strstr(r.raw, "kvscope_test"));

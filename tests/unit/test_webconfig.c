@@ -52,7 +52,8 @@ static int scratch_setup(void **state)
 		return -1;
 	snprintf(s->config, sizeof(s->config), "%s/web.yml", s->dir);
 	scratch_file(s, "server.crt", fake_cert);
-	scratch_file(s, "server.key", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
+	scratch_file(s, "server.key",
+		     "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
 	scratch_file(s, "ca.crt", fake_cert);
 	scratch_file(s, "notpem.txt", "just text\n");
 	*state = s;
@@ -155,7 +156,8 @@ struct error_case {
 	const char *want; /* after "PATH:" */
 };
 
-static const char tls_head[] = "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n";
+static const char tls_head[] =
+    "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n";
 
 static void test_load_errors(void **state)
 {
@@ -171,15 +173,16 @@ static void test_load_errors(void **state)
 	    {"tls_server_config:\n  cert_file: server.crt\n  cipher_suites: [x]\n",
 	     "3: tls_server_config: unknown key \"cipher_suites\""},
 	    {"tls_server_config:\n  cert_file: server.crt\n", "1: tls_server_config: cert_file and "
-							     "key_file are required"},
+							      "key_file are required"},
 	    {"%s  client_auth_type: Sometimes\n",
 	     "4: client_auth_type: unknown value \"Sometimes\", want one of NoClientCert, "
 	     "RequestClientCert, RequireAnyClientCert, VerifyClientCertIfGiven, "
 	     "RequireAndVerifyClientCert"},
 	    {"%s  min_version: TLS14\n",
 	     "4: min_version: unknown TLS version \"TLS14\", want TLS10, TLS11, TLS12 or TLS13"},
-	    {"%s  max_version: [TLS12]\n", "4: max_version: unknown TLS version \"(not a string)\", "
-					   "want TLS10, TLS11, TLS12 or TLS13"},
+	    {"%s  max_version: [TLS12]\n",
+	     "4: max_version: unknown TLS version \"(not a string)\", "
+	     "want TLS10, TLS11, TLS12 or TLS13"},
 	    {"%s  min_version: TLS13\n  max_version: TLS12\n",
 	     "1: tls_server_config: min_version is above max_version"},
 	    {"%s  client_auth_type: RequireAndVerifyClientCert\n",
@@ -194,9 +197,11 @@ static void test_load_errors(void **state)
 	    {"%s  key_file: server.key\n", "4: tls_server_config: duplicate key \"key_file\""},
 	    {"basic_auth_users:\n  alice: secret\n",
 	     "2: basic_auth_users: alice: not a bcrypt hash ($2a$, $2b$ or $2y$)"},
-	    {"basic_auth_users:\n  alice: $2x$10$abcdefghijklmnopqrstuu5Mc0oxvQ1y.AnS3TiCm2R4tcHhW5dK6\n",
+	    {"basic_auth_users:\n  alice: "
+	     "$2x$10$abcdefghijklmnopqrstuu5Mc0oxvQ1y.AnS3TiCm2R4tcHhW5dK6\n",
 	     "2: basic_auth_users: alice: not a bcrypt hash ($2a$, $2b$ or $2y$)"},
-	    {"basic_auth_users:\n  alice: $2b$99$abcdefghijklmnopqrstuu5Mc0oxvQ1y.AnS3TiCm2R4tcHhW5dK6\n",
+	    {"basic_auth_users:\n  alice: "
+	     "$2b$99$abcdefghijklmnopqrstuu5Mc0oxvQ1y.AnS3TiCm2R4tcHhW5dK6\n",
 	     "2: basic_auth_users: alice: not a bcrypt hash ($2a$, $2b$ or $2y$)"},
 	    {"basic_auth_users:\n\n  alice:\n    nested: x\n",
 	     "4: basic_auth_users: alice: not a bcrypt hash ($2a$, $2b$ or $2y$)"},
@@ -217,8 +222,9 @@ static void test_load_errors(void **state)
 		if (cases[i].want)
 			snprintf(want, sizeof(want), "%s:%s", s->config, cases[i].want);
 		else
-			snprintf(want, sizeof(want), "%s:2: cert_file: cannot read %s/notpem.txt: no "
-						     "PEM data",
+			snprintf(want, sizeof(want),
+				 "%s:2: cert_file: cannot read %s/notpem.txt: no "
+				 "PEM data",
 				 s->config, s->dir);
 		strcpy(err, "");
 		if (webconfig__load(s->config, &cfg, err, sizeof(err)) != -1)
@@ -237,8 +243,9 @@ static void test_load_unreadable_files(void **state)
 	struct web_config cfg;
 	char want[512], err[512] = "";
 
-	scratch_file(s, "web.yml", "tls_server_config:\n  cert_file: server.crt\n"
-				   "  key_file: missing/server.key\n");
+	scratch_file(s, "web.yml",
+		     "tls_server_config:\n  cert_file: server.crt\n"
+		     "  key_file: missing/server.key\n");
 	assert_int_equal(webconfig__load(s->config, &cfg, err, sizeof(err)), -1);
 	snprintf(want, sizeof(want),
 		 "%s:3: key_file: cannot read %s/missing/server.key: No such file or directory",
