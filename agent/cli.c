@@ -10,6 +10,7 @@
 enum {
 	OPT_LISTEN = 256,
 	OPT_PATH,
+	OPT_WEB_CONFIG,
 	OPT_LOG_LEVEL,
 	OPT_LOG_FORMAT,
 	OPT_PROFILE_DIR,
@@ -26,6 +27,7 @@ enum {
 static const struct option long_options[] = {
 	{"web.listen-address", required_argument, NULL, OPT_LISTEN},
 	{"web.telemetry-path", required_argument, NULL, OPT_PATH},
+	{"web.config.file", required_argument, NULL, OPT_WEB_CONFIG},
 	{"log.level", required_argument, NULL, OPT_LOG_LEVEL},
 	{"log.format", required_argument, NULL, OPT_LOG_FORMAT},
 	{"profile.dir", required_argument, NULL, OPT_PROFILE_DIR},
@@ -70,6 +72,7 @@ void cli_usage(FILE *f)
 	      "flags:\n"
 	      "  --web.listen-address=\":2112\"   address to serve metrics on\n"
 	      "  --web.telemetry-path=\"/metrics\" path under which to expose metrics\n"
+	      "  --web.config.file=FILE        TLS and basic auth (exporter web config YAML)\n"
 	      "  --log.level=info                debug, info, warn or error\n"
 	      "  --log.format=logfmt             logfmt or json\n"
 	      "  --profile.dir=DIR               more store profiles (*.yaml)\n"
@@ -178,6 +181,7 @@ static int apply_option(int opt, const char *arg, struct config *cfg)
 	switch (opt) {
 	case OPT_LISTEN: cfg->listen_address = arg; return 0;
 	case OPT_PATH: cfg->telemetry_path = arg; return arg[0] == '/' ? 0 : -1;
+	case OPT_WEB_CONFIG: cfg->web_config_file = arg; return 0;
 	case OPT_LOG_LEVEL: return log_parse_level(arg, &cfg->log_level);
 	case OPT_LOG_FORMAT: return log_parse_format(arg, &cfg->log_format);
 	case OPT_PROFILE_DIR: cfg->profile_dir = arg; return 0;

@@ -20,6 +20,7 @@ struct config {
 	enum cli_command command;
 	const char *listen_address;
 	const char *telemetry_path;
+	const char *web_config_file; /* --web.config.file: TLS and basic auth */
 	enum log_level log_level;
 	enum log_format log_format;
 	const char *profile_dir;

@@ -10,12 +10,14 @@
 
 #include <pthread.h>
 
+#include "caps.h"
 #include "collector.h"
 #include "commands.h"
 #include "disk.h"
 #include "hooks.h"
 #include "http.h"
 #include "log.h"
+#include "webconfig.h"
 #include "procevents.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -87,12 +89,14 @@ struct daemon {
 	struct http_server *http;
 	struct collector collector;
 	struct discovery discovery;
+	struct web_config web;
 };
 
 static int start_http(struct daemon *d, const struct config *cfg)
 {
 	struct http_options opts = {.listen_address = cfg->listen_address,
-				    .telemetry_path = cfg->telemetry_path};
+				    .telemetry_path = cfg->telemetry_path,
+				    .web = cfg->web_config_file ? &d->web : NULL};
 	char err[256];
 
 	d->collector = (struct collector){.targets = &d->targets,
@@ -143,10 +147,48 @@ static void start_events(struct daemon *d)
 		log_msg(LOG_INFO, "process events: sched_process_exec/exit tracepoints", NULL);
 }
 
+static int load_web_config(struct daemon *d, const struct config *cfg)
+{
+	char err[512];
+
+	if (!cfg->web_config_file)
+		return 0;
+	if (webconfig__load(cfg->web_config_file, &d->web, err, sizeof(err))) {
+		log_msg(LOG_ERROR, "cannot load web config", "err", err, NULL);
+		return -1;
+	}
+	log_msg(LOG_INFO, "web config loaded", "file", cfg->web_config_file, "tls",
+		d->web.tls ? "true" : "false", "basic_auth", d->web.nusers ? "true" : "false",
+		NULL);
+	return 0;
+}
+
+/* The BPF objects are loaded: keep only what attaching to new targets needs. */
+static int drop_privileges(const struct config *cfg)
+{
+	cap_value_t keep[8];
+	int n;
+	const cap_value_t *req = caps__required(&n);
+	char err[256], host[256];
+	unsigned port = 0;
+
+	memcpy(keep, req, (size_t)n * sizeof(*keep));
+	if (http_parse_listen_address(cfg->listen_address, host, sizeof(host), &port) == 0 &&
+	    port < 1024)
+		keep[n++] = CAP_NET_BIND_SERVICE;
+	if (caps__drop_to(keep, n, err, sizeof(err))) {
+		log_msg(LOG_ERROR, "cannot drop privileges", "err", err, NULL);
+		return -1;
+	}
+	return 0;
+}
+
 static int daemon_start(struct daemon *d, const struct config *cfg)
 {
 	char err[512], n[16];
 
+	if (load_web_config(d, cfg))
+		return -1;
 	if (catalog__load(&d->catalog, cfg->profile_dir, false))
 		return -1;
 	snprintf(n, sizeof(n), "%d", d->catalog.count);
@@ -158,7 +200,8 @@ static int daemon_start(struct daemon *d, const struct config *cfg)
 	}
 	start_events(d);
 	d->binaries = binary_cache__new(&d->catalog);
-	if (!d->binaries || start_http(d, cfg))
+	/* Before the HTTP server's threads: capabilities are per thread. */
+	if (!d->binaries || drop_privileges(cfg) || start_http(d, cfg))
 		return -1;
 	d->discovery = (struct discovery){.table = &d->targets,
 					  .catalog = &d->catalog,
@@ -182,6 +225,7 @@ static int daemon_start(struct daemon *d, const struct config *cfg)
 static void daemon_stop(struct daemon *d)
 {
 	http_server__stop(d->http);
+	webconfig__free(&d->web);
 	procevents__close(d->events);
 	disk__close(d->disk);
 	binary_cache__free(d->binaries);

@@ -56,9 +56,36 @@ static bool needs_quotes(const char *s)
 	return false;
 }
 
+/* Length of the UTF-8 sequence at s, or 0 when it is not valid UTF-8. */
+static int utf8_len(const unsigned char *s)
+{
+	int n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+
+	for (int i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	}
+	return n;
+}
+
+static bool valid_utf8(const char *s)
+{
+	for (const unsigned char *p = (const void *)s; *p;) {
+		int n = *p < 0x80 ? 1 : utf8_len(p);
+
+		if (!n)
+			return false;
+		p += n;
+	}
+	return true;
+}
+
 /* Escapes for both JSON and logfmt quoted strings. */
 static void put_quoted(FILE *f, const char *s)
 {
+	/* JSON must be UTF-8: bytes of a value that is not get escaped one by one */
+	bool raw_high = out_format != LOG_JSON || valid_utf8(s);
+
 	fputc('"', f);
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
@@ -67,8 +94,8 @@ static void put_quoted(FILE *f, const char *s)
 			fprintf(f, "\\%c", c);
 		else if (c == '\n')
 			fputs("\\n", f);
-		else if (c < 0x20 || (c >= 0x80 && out_format == LOG_JSON))
-			fprintf(f, "\\u%04x", c); /* bytes that may not be UTF-8 stay valid JSON */
+		else if (c < 0x20 || (c >= 0x80 && !raw_high))
+			fprintf(f, "\\u%04x", c);
 		else
 			fputc(c, f);
 	}

@@ -16,13 +16,14 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from kvtest import (ETCDCTL, KVSCOPE, ROOT, Cluster, NamedAgent, bpf_fd_ids,  # noqa: E402
+from kvtest import (CLUSTER, ETCDCTL, KVSCOPE, ROOT, Cluster, NamedAgent, bpf_fd_ids,  # noqa: E402
                     bpf_ids_alive, kvscope_links, uprobe_events, value, wait_for)
 
 MAX_REQUEST_BYTES = 8192
@@ -74,26 +75,31 @@ class Gateway:
         self.tokens = {}  # (member, user) -> token
 
     def post(self, member, path, body, user=None):
-        """(HTTP status, gRPC code, decoded body); gRPC code -1 when no answer."""
+        """(HTTP status, gRPC code, decoded body); gRPC code -1 when etcd did
+        not answer (or something else did, without a gRPC code)."""
         conns = self.local.__dict__.setdefault("conns", {})
         headers = {"Content-Type": "application/json"}
         if user:
             headers["Authorization"] = self.tokens[(member, user)]
-        for attempt in (0, 1):
-            conn = conns.get(member)
-            if conn is None:
-                conn = conns[member] = http.client.HTTPConnection(self.hosts[member], timeout=20)
+        while True:
+            reused = member in conns
+            if not reused:
+                conns[member] = http.client.HTTPConnection(self.hosts[member], timeout=20)
+            conn = conns[member]
             try:
                 conn.request("POST", path, json.dumps(body), headers)
                 r = conn.getresponse()
                 data = json.loads(r.read() or b"{}")
-                return r.status, int(data.get("code", 0)) if r.status != 200 else 0, data
             except (OSError, http.client.HTTPException, ValueError):
                 conn.close()
-                conns.pop(member, None)
-                if attempt:  # the request may have reached etcd: note it, do not retry
-                    return 0, -1, {}
-        return 0, -1, {}
+                del conns[member]
+                # A kept-alive connection the server closed meanwhile: send
+                # again on a fresh one. Otherwise the request may have reached
+                # etcd; it is reported, never sent twice.
+                if reused:
+                    continue
+                return 0, -1, {}
+            return r.status, 0 if r.status == 200 else int(data.get("code", -1)), data
 
     def authenticate(self, member, user, password):
         status, _, data = self.post(member, "/v3/auth/authenticate",
@@ -148,8 +154,8 @@ class Load:
         key = b64("fid/k%04d" % rnd.randrange(KEYS))
         slot = i % 100
         if slot == 7:  # a value over --max-request-bytes: InvalidArgument
-            return self.send(member, "Put", {"key": key, "value": b64("x" * (MAX_REQUEST_BYTES + 64))},
-                             user, expect={3})
+            big = b64("x" * (MAX_REQUEST_BYTES + 64))
+            return self.send(member, "Put", {"key": key, "value": big}, user, expect={3})
         if slot == 17:  # more operations than --max-txn-ops: InvalidArgument
             ops = [{"requestPut": {"key": b64("fid/t%d" % n), "value": b64("v")}}
                    for n in range(MAX_TXN_OPS + 1)]
@@ -160,7 +166,8 @@ class Load:
             return self.send(member, "Compact", {"revision": 1}, user, expect={11})
         if slot == 47:  # an ordinary compaction a little behind the head
             rev = self.revision(member, user)
-            return self.send(member, "Compact", {"revision": max(rev - 20, 2)}, user, expect={0, 11})
+            return self.send(member, "Compact", {"revision": max(rev - 20, 2)}, user,
+                             expect={0, 11})
         if denied and slot in (57, 58):  # a reader writing: PermissionDenied
             return self.send(member, "Put", {"key": key, "value": b64("r")}, "reader", expect={7})
         if denied and slot == 67:  # a reader reading what it may read
@@ -181,11 +188,14 @@ class Load:
 
     def run(self, members, count, user=None, denied=False, start=0):
         """count requests spread round-robin over members, THREADS at a time."""
-        with ThreadPoolExecutor(THREADS) as pool:
+        pool = ThreadPoolExecutor(THREADS)
+        try:
             futures = [pool.submit(self.one, start + i, members[i % len(members)], user, denied)
                        for i in range(count)]
             for f in futures:
                 f.result()
+        finally:  # when interrupted, only the requests in flight finish
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 # ---------------------------------------------------------------- snapshots
@@ -399,18 +409,20 @@ def compare_gauges(table, run, agent, cluster, members):
     except AssertionError:
         pass
     for i in members:
+        if last[0] is None:
+            table.add(run, cluster.names[i], "raft and db size gauges", "-", "-", "unreadable",
+                      False)
+            continue
         for quantity, a, b in last[0][i]:
             table.exact(run, cluster.names[i], quantity, a, b)
 
 
 # ---------------------------------------------------------------- the cluster
 
-def member_status(cluster, members, user=None):
+def member_status(cluster, members):
     """{member: {term, index, leader_id, id}} from etcdctl endpoint status."""
     cmd = [ETCDCTL, "--endpoints", ",".join(cluster.clients[m] for m in members),
            "--command-timeout=3s", "endpoint", "status", "-w", "json"]
-    if user:
-        cmd.insert(1, "--user=" + user)
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=20,
                        env=dict(os.environ, ETCDCTL_API="3"), check=True)
     out = {}
@@ -454,6 +466,19 @@ def note_state(key, val):
             f.write(str(val))
 
 
+class FidelityCluster(Cluster):
+    """The test cluster, its directory known (and told to run.sh) before
+    any member starts, so an interrupted start is cleaned up too."""
+
+    def __init__(self):  # members start in start()
+        self.dir = tempfile.mkdtemp(prefix="kvscope-fidelity-")
+        note_state("cluster_dir", self.dir)
+
+    def start(self, *flags):
+        subprocess.run([CLUSTER, "start", self.dir, *flags], check=True, timeout=60)
+        self.reload()
+
+
 def start_agent(cluster):
     tag = cluster.names[0].rsplit("-", 1)[0]
     agent = NamedAgent(tag + "-*")
@@ -472,8 +497,8 @@ class Scenario:
         self.logs = []  # agent logs, shown on failure
 
     def run(self):
-        self.cluster = Cluster("--max-request-bytes=%d" % MAX_REQUEST_BYTES, "--metrics=extensive")
-        note_state("cluster_dir", self.cluster.dir)
+        self.cluster = FidelityCluster()
+        self.cluster.start("--max-request-bytes=%d" % MAX_REQUEST_BYTES, "--metrics=extensive")
         c = self.cluster
         log("cluster %s up: %s" % (c.names[0].rsplit("-", 1)[0], ", ".join(c.clients)))
         self.gw = Gateway(c)
@@ -505,7 +530,8 @@ class Scenario:
         survivors = [m for m in all3 if m != killed]
         c.kill(killed)
         log("SIGKILL of the leader %s" % c.names[killed])
-        during = threading.Thread(target=load.run, args=(survivors, 500), kwargs={"start": 5000})
+        during = threading.Thread(target=load.run, args=(survivors, 500), kwargs={"start": 5000},
+                                  daemon=True)
         during.start()
         wait_for(lambda: leader_of(c, survivors) is not None, 15, step=0.2, what="a new leader")
         log("new leader %s" % c.names[leader_of(c, survivors)])
@@ -533,7 +559,8 @@ class Scenario:
             compare_counters(self.table, "1", name, windows)
             # cluster.sh restart's health checks read through etcdctl, not the
             # gateway: the client's view leaves out the restart.
-            gw_windows = [(s0.per_member[m], down.per_member[m]), (s2.per_member[m], s3.per_member[m])]
+            gw_windows = [(s0.per_member[m], down.per_member[m]),
+                          (s2.per_member[m], s3.per_member[m])]
             client = add_tallies(mark_down.get(m, {}),
                                  sub_tallies(load.tally.get(m, {}), mark_up.get(m, {})))
             compare_gateway(self.table, "1", name, increase(gw_windows, 1), client)
@@ -665,8 +692,7 @@ def stop_cluster(cluster):
     """cluster.sh stop, then SIGKILL by PID any member process of this
     cluster's data directory still running: a member being restarted when
     the scenario was interrupted may not be in members.env yet."""
-    subprocess.run([os.path.join(ROOT, "tests", "integration", "cluster.sh"), "stop",
-                    cluster.dir], timeout=60)
+    subprocess.run([CLUSTER, "stop", cluster.dir], timeout=60)
     for pid in pids_with_arg("--data-dir", cluster.dir + "/"):
         try:
             os.kill(pid, signal.SIGKILL)

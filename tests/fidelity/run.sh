@@ -7,7 +7,7 @@ set -u
 cd "$(dirname "$0")" || exit 1
 mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true
 state=$(mktemp -d /tmp/kvscope-fidelity.XXXXXX)
-export FIDELITY_STATE=$state
+export FIDELITY_STATE=$state PYTHONDONTWRITEBYTECODE=1
 
 # shellcheck disable=SC2317 # (called from the EXIT trap)
 # True when process $1 runs with argument $2 on its command line.
