@@ -28,7 +28,7 @@ from kvtest import (CLUSTER, ETCDCTL, KVSCOPE, ROOT, Cluster, NamedAgent, bpf_fd
 
 MAX_REQUEST_BYTES = 8192
 MAX_TXN_OPS = 128  # etcd's default --max-txn-ops
-BUDGET_SECONDS = 200  # the whole scenario; run.sh kills it a little later
+BUDGET_SECONDS = 170  # the whole scenario; run.sh kills it a little later
 THREADS = 4
 KEYS = 400
 ROOT_PW, READER_PW = "fidelity-root", "fidelity-reader"

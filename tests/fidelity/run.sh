@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # kvscope's figures against etcd's own books (see README.md here). Needs root
 # (BPF), etcd, etcdctl, bpftool and a built agent. Bounded: the scenario
-# spends at most 200 s; it is stopped at 230 s and killed 15 s later, and
+# spends at most 170 s; it is stopped at 200 s and killed 10 s later, and
 # whatever it started is then stopped by PID from the state it left.
 set -u
 cd "$(dirname "$0")" || exit 1
@@ -42,7 +42,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-timeout --kill-after=15 230 python3 -u fidelity.py | tee "$state/out"
+timeout --kill-after=10 200 python3 -u fidelity.py | tee "$state/out"
 rc=${PIPESTATUS[0]}
 if ! tail -1 "$state/out" | grep -q '^fidelity: [0-9]* passed, [0-9]* failed$'; then
 	echo "fidelity: 0 passed, 1 failed (the scenario ended without its table, exit $rc)"
