@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,17 @@ struct attach_ctx {
 int attach__open(const double *bounds_s, int nbounds, struct attach_ctx **out, char *err,
 		 size_t errlen)
 {
+	return attach__open_slow(bounds_s, nbounds, 0, out, err, errlen);
+}
+
+int attach__slow_events_fd(const struct attach_ctx *ac)
+{
+	return bpf_map__fd(ac->skel->maps.slow_events);
+}
+
+int attach__open_slow(const double *bounds_s, int nbounds, double slow_s,
+		      struct attach_ctx **out, char *err, size_t errlen)
+{
 	struct attach_ctx *ac = calloc(1, sizeof(*ac));
 	int rc;
 
@@ -46,6 +58,7 @@ int attach__open(const double *bounds_s, int nbounds, struct attach_ctx **out, c
 	for (int i = 0; i < nbounds; i++)
 		ac->skel->rodata->bucket_bounds_ns[i] = (uint64_t)(bounds_s[i] * 1e9 + 0.5);
 	ac->skel->rodata->bucket_count = (uint32_t)nbounds;
+	ac->skel->rodata->slow_ns = (uint64_t)(slow_s * 1e9);
 	rc = kvscope_bpf__load(ac->skel);
 	if (rc) {
 		snprintf(err, errlen, "cannot load the BPF object: %s", strerror(-rc));
@@ -102,6 +115,8 @@ void attach__site_record(const struct profile *p, const struct profile_probe *pr
 	memset(out, 0, sizeof(*out));
 	out->role = probe->role;
 	out->label = probe->label < 0 ? 0 : (uint16_t)probe->label;
+	if (probe->role == KVS_ROLE_REQUEST_START && probe->has_value)
+		out->label = (uint16_t)profile__other_method(p); /* unless the name is listed */
 	out->task_reg = p->lang == PROFILE_LANG_GO ? KVS_REG_R14 : KVS_REG_NONE;
 	out->has_value = probe->has_value;
 	out->value = probe->value;
@@ -128,6 +143,7 @@ static int attach_site(struct attach_ctx *ac, const char *path, const struct bin
 		return -1;
 	}
 	opts.bpf_cookie = (uint64_t)id;
+	opts.retprobe = b->profile->probes[rs->probe].site == PROFILE_SITE_RETURN;
 	/* pid -1: one uprobe for every process of the binary, filtered in BPF */
 	link = bpf_program__attach_uprobe_opts(ac->skel->progs.kvs_site_hit, -1, path,
 					       rs->file_offset, &opts);
@@ -195,6 +211,56 @@ int attach__target(struct attach_ctx *ac, uint16_t slot, uint16_t profile_id, pi
 		return -1;
 	}
 	return 0;
+}
+
+static void fnv_step(uint64_t *h, unsigned char c)
+{
+	*h = (*h ^ c) * 0x100000001b3ull;
+}
+
+/* As hash_string() in kvscope.bpf.c hashes what the store holds. */
+static uint64_t label_hash(const char *s, bool lower)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; s[i] && i < KVS_STRING_MAX; i++)
+		fnv_step(&h, (unsigned char)(lower ? tolower((unsigned char)s[i]) : s[i]));
+	return h;
+}
+
+static bool lowercases_methods(const struct profile *p)
+{
+	for (int i = 0; i < p->nprobes; i++) {
+		const struct profile_probe *pr = &p->probes[i];
+
+		if (pr->role == KVS_ROLE_REQUEST_START && (pr->value.flags & KVS_READ_LOWER))
+			return true;
+	}
+	return false;
+}
+
+static int put_label(int fd, uint16_t profile, uint8_t kind, uint64_t hash, uint16_t id)
+{
+	struct kvs_label_key key = {.profile = profile, .kind = kind, .hash = hash};
+
+	return bpf_map_update_elem(fd, &key, &id, BPF_ANY);
+}
+
+int attach__labels(struct attach_ctx *ac, uint16_t profile_id, const struct profile *p)
+{
+	int fd = bpf_map__fd(ac->skel->maps.labels), rc = 0;
+	bool lower = lowercases_methods(p);
+
+	for (int i = 0; i < p->nmethods; i++)
+		rc |= put_label(fd, profile_id, KVS_LABEL_METHOD, label_hash(p->methods[i], lower),
+				(uint16_t)i);
+	for (int i = 0; i < p->nstatus_words; i++)
+		rc |= put_label(fd, profile_id, KVS_LABEL_ERROR, label_hash(p->status_words[i], false),
+				(uint16_t)(i + 1));
+	/* an error reply without a word hashes to 0 */
+	if (p->bare_error_code)
+		rc |= put_label(fd, profile_id, KVS_LABEL_ERROR, 0, (uint16_t)p->bare_error_code);
+	return rc ? -1 : 0;
 }
 
 /* Requests a dead process started will never end: remove them. */

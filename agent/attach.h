@@ -26,6 +26,11 @@ struct attach_ctx;
 /* Loads the BPF object with the histogram bounds (seconds, ascending). */
 int attach__open(const double *bounds_s, int nbounds, struct attach_ctx **out, char *err,
 		 size_t errlen);
+/* The same, also sending requests slower than slow_s to the slow_events ring buffer. */
+int attach__open_slow(const double *bounds_s, int nbounds, double slow_s,
+		      struct attach_ctx **out, char *err, size_t errlen);
+/* The slow_events ring buffer's map fd (for ring_buffer__new). */
+int attach__slow_events_fd(const struct attach_ctx *ac);
 /* Removes every uprobe and unloads. */
 void attach__close(struct attach_ctx *ac);
 void attach__maps(const struct attach_ctx *ac, struct bpf_maps *out);
@@ -40,6 +45,9 @@ int attach__target(struct attach_ctx *ac, uint16_t slot, uint16_t profile_id, pi
 int attach__untarget(struct attach_ctx *ac, pid_t pid);
 /* Number of uprobes in place. */
 int attach__links(const struct attach_ctx *ac);
+
+/* Hashes of the profile's method names and error words, for run-time names. */
+int attach__labels(struct attach_ctx *ac, uint16_t profile_id, const struct profile *p);
 
 /* The site record a probe becomes (exposed for tests). */
 void attach__site_record(const struct profile *p, const struct profile_probe *probe,

@@ -10,13 +10,25 @@ static void describe_probe(const struct profile *p, const struct profile_probe *
 {
 	switch (probe->role) {
 	case KVS_ROLE_REQUEST_START:
-		snprintf(out, len, "request start, method %s", p->methods[probe->label]);
+		if (probe->label >= 0)
+			snprintf(out, len, "request start, method %s", p->methods[probe->label]);
+		else
+			snprintf(out, len, "request start, method named by %s (%d listed)",
+				 profile_reg_name(probe->value.reg), p->nmethods);
 		break;
 	case KVS_ROLE_REQUEST_END:
-		snprintf(out, len, "request end, status from %s", profile_reg_name(probe->value.reg));
+		if (probe->has_value)
+			snprintf(out, len, "request end, status from %s",
+				 profile_reg_name(probe->value.reg));
+		else
+			snprintf(out, len, "request end, status from error replies");
+		break;
+	case KVS_ROLE_REQUEST_ERROR:
+		snprintf(out, len, "error reply named by %s", profile_reg_name(probe->value.reg));
 		break;
 	case KVS_ROLE_STORAGE_OP:
-		snprintf(out, len, "storage operation %s", p->operations[probe->label]);
+		snprintf(out, len, "storage operation %s",
+			 probe->label >= 0 ? p->operations[probe->label] : "?");
 		break;
 	case KVS_ROLE_LEADER_CHANGE:
 		snprintf(out, len, "leader change when %s is nonzero",

@@ -198,6 +198,8 @@ static int daemon_start(struct daemon *d, const struct config *cfg)
 		log_msg(LOG_ERROR, "cannot load BPF programs", "err", err, NULL);
 		return -1;
 	}
+	for (int i = 0; i < d->catalog.count; i++)
+		attach__labels(d->bpf, (uint16_t)i, d->catalog.profiles[i]);
 	start_events(d);
 	d->binaries = binary_cache__new(&d->catalog);
 	/* Before the HTTP server's threads: capabilities are per thread. */

@@ -21,11 +21,12 @@
 
 static const char *const root_keys[] = {"format",  "name",	  "store",   "language",   "match",
 					"version", "target_name", "methods", "operations", "status",
-					"raft",	   "files",	  "probes",  NULL};
+					"raft",	   "files",	  "probes",  "storage_size", NULL};
 static const char *const match_keys[] = {"go_module", "version_regex", "symbols", NULL};
 static const char *const version_keys[] = {"go_string", NULL};
 static const char *const target_name_keys[] = {"flag", "env", NULL};
-static const char *const status_keys[] = {"codes", "default", NULL};
+static const char *const status_keys[] = {"codes", "default", "words", "bare_error", NULL};
+static const char *const storage_size_keys[] = {"files", NULL};
 static const char *const raft_keys[] = {"leader_state", NULL};
 static const char *const file_keys[] = {"glob", "class", NULL};
 
@@ -204,6 +205,79 @@ static int parse_status_codes(struct profile_doc *d, const yaml_node_t *n, struc
 	return 0;
 }
 
+/* status.words: error words of replies -> status; word i gets code i + 1 (0 is success). */
+static int parse_status_words(struct profile_doc *d, const yaml_node_t *n, struct profile *p)
+{
+	int len;
+
+	if (profile_doc__expect(d, n, YAML_MAPPING_NODE, "status.words"))
+		return -1;
+	len = (int)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+	if (len < 1 || len > KVS_MAX_CODES - 2)
+		return profile_doc__error(d, n, "status.words: needs 1 to %d words, found %d",
+					  KVS_MAX_CODES - 2, len);
+	p->status_words = calloc((size_t)len, sizeof(*p->status_words));
+	if (!p->status_words)
+		return profile_doc__error(d, n, "out of memory");
+	for (int i = 0; i < len; i++) {
+		yaml_node_pair_t *pair = &n->data.mapping.pairs.start[i];
+		yaml_node_t *key = yaml_document_get_node(d->doc, pair->key);
+		yaml_node_t *value = yaml_document_get_node(d->doc, pair->value);
+		int64_t status;
+
+		p->nstatus_words = i + 1;
+		if (profile_doc__strdup(d, key, "status.words", &p->status_words[i]) ||
+		    profile_doc__int(d, value, "status.words", STATUS_MIN, STATUS_MAX, &status))
+			return -1;
+		p->status_map[i + 1] = (int)status;
+	}
+	p->status_map[0] = 200; /* no error word: success */
+	return 0;
+}
+
+static int parse_bare_error(struct profile_doc *d, const yaml_node_t *n, struct profile *p)
+{
+	const char *word;
+	char q[80];
+
+	if (profile_doc__string(d, n, "status.bare_error", &word))
+		return -1;
+	for (int i = 0; i < p->nstatus_words; i++) {
+		if (strcmp(word, p->status_words[i]) == 0) {
+			p->bare_error_code = i + 1;
+			return 0;
+		}
+	}
+	return profile_doc__error(d, n, "status.bare_error: %s is not in status.words",
+				  profile_doc__quote(word, q, sizeof(q)));
+}
+
+static int parse_storage_size(struct profile_doc *d, const yaml_node_t *root, struct profile *p)
+{
+	yaml_node_t *n = profile_doc__get(d, root, "storage_size");
+	yaml_node_t *files;
+
+	if (!n)
+		return 0;
+	if (profile_doc__map(d, n, "storage_size", storage_size_keys))
+		return -1;
+	files = profile_doc__get(d, n, "files");
+	if (!files)
+		return profile_doc__error(d, n, "storage_size.files is required");
+	if (profile_doc__strings(d, files, "storage_size.files", false, 16, &p->size_files,
+				 &p->nsize_files))
+		return -1;
+	for (int i = 0; i < p->nsize_files; i++) {
+		/* relative, and never upwards: sizes are read below the process's cwd */
+		if (strchr(p->size_files[i], '/') || !strcmp(p->size_files[i], "..") ||
+		    !strcmp(p->size_files[i], "."))
+			return profile_doc__error(d, files, "storage_size.files: %s must name a file "
+						  "or directory in the working directory",
+						  p->size_files[i]);
+	}
+	return 0;
+}
+
 static int parse_status(struct profile_doc *d, const yaml_node_t *root, struct profile *p)
 {
 	yaml_node_t *n = profile_doc__get(d, root, "status");
@@ -217,7 +291,18 @@ static int parse_status(struct profile_doc *d, const yaml_node_t *root, struct p
 		return -1;
 	codes = profile_doc__get(d, n, "codes");
 	fallback = profile_doc__get(d, n, "default");
+	yaml_node_t *words = profile_doc__get(d, n, "words");
+	yaml_node_t *bare = profile_doc__get(d, n, "bare_error");
+
+	if (codes && words)
+		return profile_doc__error(d, words, "status: give codes or words, not both");
+	if (bare && !words)
+		return profile_doc__error(d, bare, "status.bare_error needs status.words");
 	if (codes && parse_status_codes(d, codes, p))
+		return -1;
+	if (words && parse_status_words(d, words, p))
+		return -1;
+	if (bare && parse_bare_error(d, bare, p))
 		return -1;
 	if (!fallback)
 		return 0;
@@ -306,11 +391,18 @@ static int parse_probes(struct profile_doc *d, const yaml_node_t *root, struct p
 		return profile_doc__error(d, n, "probes: needs 1 to %d probes, found %d",
 					  PROFILE_MAX_PROBES, len);
 	for (int i = 0; i < len; i++) {
+		yaml_node_t *item = profile_doc__seq_item(d, n, i);
+
 		/* Counted first: whatever the probe copied is freed with the profile. */
 		p->nprobes = i + 1;
-		if (profile_probe__parse(d, p, profile_doc__seq_item(d, n, i), i, &p->probes[i]))
+		if (profile_probe__parse(d, p, item, i, &p->probes[i]))
 			return -1;
 		d->where[0] = '\0';
+		/* names read at run time need a bounded home for the unlisted ones */
+		if (p->probes[i].role == KVS_ROLE_REQUEST_START && p->probes[i].has_value &&
+		    profile__other_method(p) < 0)
+			return profile_doc__error(d, item, "probe %d: a method read at run time "
+						  "needs \"other\" in methods", i + 1);
 	}
 	return 0;
 }
@@ -322,7 +414,7 @@ static int parse_root(struct profile_doc *d, const yaml_node_t *root, struct pro
 		return -1;
 	if (parse_identity(d, root, p) || parse_match(d, root, p) || parse_version(d, root, p) ||
 	    parse_target_name(d, root, p) || parse_labels(d, root, p) || parse_status(d, root, p) ||
-	    parse_raft(d, root, p) || parse_files(d, root, p))
+	    parse_raft(d, root, p) || parse_files(d, root, p) || parse_storage_size(d, root, p))
 		return -1;
 	return parse_probes(d, root, p);
 }
@@ -530,6 +622,12 @@ void profile__free(struct profile *p)
 	free(p->name_env);
 	free_strings(p->methods, p->nmethods);
 	free_strings(p->operations, p->noperations);
+	for (int i = 0; i < p->nstatus_words; i++)
+		free(p->status_words[i]);
+	free(p->status_words);
+	for (int i = 0; i < p->nsize_files; i++)
+		free(p->size_files[i]);
+	free(p->size_files);
 	for (int i = 0; i < p->nfiles; i++) {
 		free(p->files[i].glob);
 		free(p->files[i].class);
@@ -549,6 +647,11 @@ static int find_label(char **labels, int n, const char *name)
 		if (strcmp(labels[i], name) == 0)
 			return i;
 	return -1;
+}
+
+int profile__other_method(const struct profile *p)
+{
+	return profile__method(p, "other");
 }
 
 int profile__method(const struct profile *p, const char *name)

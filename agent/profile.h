@@ -26,6 +26,7 @@ enum profile_site_kind {
 	PROFILE_SITE_RET,	  /* every RET (uretprobe-like, C only where stacks stay) */
 	PROFILE_SITE_CALL_RETURN, /* after each direct call to `callee` in `function` */
 	PROFILE_SITE_OFFSET,	  /* a fixed offset into the function */
+	PROFILE_SITE_RETURN,	  /* a uretprobe: where the function returns (C only) */
 };
 
 struct profile_probe {
@@ -74,6 +75,14 @@ struct profile {
 	/* status code read at request end -> HTTP-style status label */
 	int status_map[KVS_MAX_CODES]; /* 0 = not mapped: use status_default */
 	int status_default;
+	/* error words of a reply (status.words): word i has code i + 1 */
+	char **status_words;
+	int nstatus_words;
+	int bare_error_code; /* code of an error reply without a word; 0 = none */
+
+	/* files (relative to the process's working directory) whose sizes sum to storage_size */
+	char **size_files;
+	int nsize_files;
 
 	uint64_t raft_leader_state; /* raft_state gauge value that means "leader" */
 	bool has_raft;
@@ -99,6 +108,9 @@ int profile_reg_from_name(const char *name);
 const char *profile_reg_name(int reg);
 const char *profile_role_name(enum kvs_role role);
 const char *profile_gauge_name(enum kvs_gauge gauge);
+
+/* The method label unlisted names fall into ("other"), -1 when the profile has none. */
+int profile__other_method(const struct profile *p);
 
 /* Label index of a method/operation, -1 when not in the profile. */
 int profile__method(const struct profile *p, const char *name);

@@ -71,12 +71,13 @@ const char *profile_doc__kind(const yaml_node_t *n)
 	}
 }
 
+/* A label value a store's own names fit: Redis commands like restore-asking. */
 bool profile_doc__label_safe(const char *s)
 {
 	if (!(isalpha((unsigned char)*s) || *s == '_'))
 		return false;
 	for (s++; *s; s++)
-		if (!(isalnum((unsigned char)*s) || *s == '_'))
+		if (!(isalnum((unsigned char)*s) || *s == '_' || *s == '-'))
 			return false;
 	return true;
 }
@@ -281,7 +282,7 @@ static int check_label(struct profile_doc *d, const yaml_node_t *n, const char *
 
 	if (!profile_doc__label_safe(s) || strlen(s) > PROFILE_LABEL_MAX_LEN)
 		return profile_doc__error(d, n,
-					  "%s: %s is not a label name ([A-Za-z_][A-Za-z0-9_]*, "
+					  "%s: %s is not a label name ([A-Za-z_][A-Za-z0-9_-]*, "
 					  "at most %d characters)",
 					  what, profile_doc__quote(s, q, sizeof(q)),
 					  PROFILE_LABEL_MAX_LEN);

@@ -19,6 +19,7 @@ static const char *const role_names[KVS_ROLE_COUNT] = {
     [KVS_ROLE_STORAGE_OP] = "storage_op",
     [KVS_ROLE_GAUGES] = "gauges",
     [KVS_ROLE_LEADER_CHANGE] = "leader_change",
+    [KVS_ROLE_REQUEST_ERROR] = "request_error",
 };
 
 static const char *const gauge_names[KVS_GAUGE_COUNT] = {

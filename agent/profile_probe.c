@@ -13,8 +13,11 @@ struct role_needs {
 };
 
 static const struct role_needs role_needs[KVS_ROLE_COUNT] = {
-    [KVS_ROLE_REQUEST_START] = {.method = REQUIRED},
-    [KVS_ROLE_REQUEST_END] = {.value = REQUIRED},
+    /* a fixed method, or a string value naming it (then exactly one of the two) */
+    [KVS_ROLE_REQUEST_START] = {.method = OPTIONAL, .value = OPTIONAL},
+    /* the status code; without one, an error word seen meanwhile, else success */
+    [KVS_ROLE_REQUEST_END] = {.value = OPTIONAL},
+    [KVS_ROLE_REQUEST_ERROR] = {.value = REQUIRED},
     [KVS_ROLE_STORAGE_OP] = {.operation = REQUIRED, .value = OPTIONAL},
     [KVS_ROLE_GAUGES] = {.reads = REQUIRED},
     [KVS_ROLE_LEADER_CHANGE] = {.value = REQUIRED},
@@ -22,7 +25,7 @@ static const struct role_needs role_needs[KVS_ROLE_COUNT] = {
 
 static const char *const probe_keys[] = {"function",  "role",  "site",	"method",
 					 "operation", "value", "reads", NULL};
-static const char *const value_keys[] = {"reg", "deref", "size", NULL};
+static const char *const value_keys[] = {"reg", "deref", "size", "string", NULL};
 static const char *const gauge_read_keys[] = {"gauge", "reg", "deref", "size", NULL};
 static const char *const site_keys[] = {"call_return", "offset", NULL};
 
@@ -101,6 +104,33 @@ static int parse_gauge(struct profile_doc *d, const yaml_node_t *n, const char *
 				  what, profile_doc__quote(name, q, sizeof(q)));
 }
 
+/* How a string value is hashed: see KVS_READ_* in include/kvscope.h. */
+static int parse_string_kind(struct profile_doc *d, const yaml_node_t *n, const char *what,
+			     struct kvs_read *r)
+{
+	static const struct {
+		const char *name;
+		__u8 flags;
+	} kinds[] = {
+		{"text", KVS_READ_STRING},
+		{"lowercase", KVS_READ_STRING | KVS_READ_LOWER},
+		{"error_word", KVS_READ_STRING | KVS_READ_WORD | KVS_READ_DASH},
+	};
+	const char *name;
+	char q[80];
+
+	if (profile_doc__string(d, n, what, &name))
+		return -1;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (strcmp(name, kinds[i].name) == 0) {
+			r->flags = kinds[i].flags;
+			return 0;
+		}
+	}
+	return profile_doc__error(d, n, "%s: unknown string kind %s (expected text, lowercase or "
+				  "error_word)", what, profile_doc__quote(name, q, sizeof(q)));
+}
+
 typedef int (*read_field_fn)(struct profile_doc *d, const yaml_node_t *n, const char *what,
 			     struct kvs_read *r);
 
@@ -126,7 +156,8 @@ static int parse_read(struct profile_doc *d, const yaml_node_t *n, const char *w
 		return -1;
 	if (read_field(d, n, what, "reg", true, parse_reg, r) ||
 	    read_field(d, n, what, "deref", false, parse_deref, r) ||
-	    read_field(d, n, what, "size", false, parse_size, r))
+	    read_field(d, n, what, "size", false, parse_size, r) ||
+	    (!gauge && read_field(d, n, what, "string", false, parse_string_kind, r)))
 		return -1;
 	return gauge ? read_field(d, n, what, "gauge", true, parse_gauge, r) : 0;
 }
@@ -162,17 +193,18 @@ static int parse_site_scalar(struct profile_doc *d, const struct profile *p, con
 		pr->site = PROFILE_SITE_ENTRY;
 		return 0;
 	}
-	if (strcmp(s, "ret") != 0)
+	if (strcmp(s, "ret") != 0 && strcmp(s, "return") != 0)
 		return profile_doc__error(d, n,
-					  "site: unknown site %s (expected entry, ret, "
+					  "site: unknown site %s (expected entry, ret, return, "
 					  "{call_return: FUNCTION} or {offset: N})",
 					  profile_doc__quote(s, q, sizeof(q)));
 	if (p->lang == PROFILE_LANG_GO)
 		return profile_doc__error(d, n,
-					  "site: ret is not allowed for language go: Go moves "
+					  "site: %s is not allowed for language go: Go moves "
 					  "goroutine stacks, which breaks return probes; use "
-					  "{call_return: FUNCTION}");
-	pr->site = PROFILE_SITE_RET;
+					  "{call_return: FUNCTION}",
+					  s);
+	pr->site = strcmp(s, "ret") == 0 ? PROFILE_SITE_RET : PROFILE_SITE_RETURN;
 	return 0;
 }
 
@@ -292,6 +324,13 @@ static int parse_meaning(struct profile_doc *d, const struct profile *p, const y
 			return -1;
 		pr->has_value = true;
 	}
+	if (pr->role == KVS_ROLE_REQUEST_START && !method == !value)
+		return profile_doc__error(d, n, "role request_start needs exactly one of method, "
+					  "value (a string naming the method)");
+	if ((pr->role == KVS_ROLE_REQUEST_ERROR || (pr->role == KVS_ROLE_REQUEST_START && value)) &&
+	    !(pr->value.flags & KVS_READ_STRING))
+		return profile_doc__error(d, value, "value: role %s reads a string: give string: "
+					  "text, lowercase or error_word", profile_role_name(pr->role));
 	return reads ? parse_reads(d, reads, pr) : 0;
 }
 

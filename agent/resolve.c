@@ -133,6 +133,13 @@ static int probe_sites(const struct profile *p, const struct profile_probe *prob
 		n = sites__call_returns(code, len, fs->vaddr, callee.vaddr, live, sites,
 					MAX_SITES_PER_PROBE);
 		break;
+	case PROFILE_SITE_RETURN:
+		/* a uretprobe: the kernel hooks the entry and the return address */
+		sites[0].vaddr = fs->vaddr;
+		sites[0].cost = sites__classify(code, len);
+		snprintf(sites[0].insn, sizeof(sites[0].insn), "return");
+		n = 1;
+		break;
 	case PROFILE_SITE_OFFSET:
 		if (probe->offset >= len)
 			break;

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import time
 
-from measure import Scraper, bpf_ids, metric_sum
+from measure import Scraper, bpf_ids, cpu_seconds, metric_sum
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 CLUSTER_SH = os.path.join(ROOT, "tests", "integration", "cluster.sh")
@@ -140,6 +140,19 @@ def wait_for(pred, timeout, what):
     raise RuntimeError("timed out after %ds waiting for %s (%r)" % (timeout, what, last))
 
 
+def wait_settled(pid, timeout=20.0, window=0.5, busy_pct=5.0):
+    """Waits (bounded) until an agent's start-up work is done, so rounds
+    measure a running agent, not one still resolving symbols; returns the
+    seconds waited."""
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        c0 = cpu_seconds(pid)
+        time.sleep(window)
+        if (cpu_seconds(pid) - c0) / window * 100 < busy_pct:
+            break
+    return time.time() - t0
+
+
 def start_kvscope(reg, kvscope, pids, workdir, tag):
     """kvscope watching `pids`, on LOAD_CPU; (process, port) once all attached."""
     port = free_ports(1)[0]
@@ -160,6 +173,7 @@ def start_kvscope(reg, kvscope, pids, workdir, tag):
         wait_for(attached, 60, "kvscope to attach to %d targets" % len(pids))
     finally:
         sc.close()
+    wait_settled(p.pid)
     return p, port
 
 
@@ -179,5 +193,5 @@ def start_bpftrace(reg, script_path, workdir, tag, expected_probes):
         return started and len(bpf_ids(p.pid)[0]) >= expected_probes
 
     wait_for(loaded, 120, "bpftrace to attach %d probes" % expected_probes)
-    time.sleep(0.5)  # attach follows load; let the last uprobe land
+    wait_settled(p.pid)  # also lets the last uprobe land: attach follows load
     return p, out_path

@@ -116,7 +116,8 @@ def header_section(res):
             "- CPU: %s, %d cores" % (s["cpu"], s["cpus"]), "- %s" % s["etcd"],
             "- %s; %s" % (s["kvscope"], s["bpftrace"]),
             "- 3-member etcd cluster on 127.0.0.1 pinned to CPU 1, data on tmpfs; load "
-            "generator and agents pinned to CPU 0; gRPC load of %d requests per run from %d "
+            "generator and agents pinned to CPU 0 (an agent is measured once its start-up CPU "
+            "burst is over, under 5%% of a core); gRPC load of %d requests per run from %d "
             "callers; %d repeats of the rounds in order none, kvscope, bpftrace, floor; "
             "kernel.bpf_stats_enabled=1 throughout, so every agent pays the same stats cost" % (
                 p["requests"], p["concurrency"], p["repeats"]),

@@ -15,6 +15,13 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Finite histogram bounds in nanoseconds, set by the agent before load. */
 const volatile __u64 bucket_bounds_ns[KVS_MAX_BUCKETS] = {};
 const volatile __u32 bucket_count = 0;
+/* Requests at least this slow are sent to userspace (kvscope trace); 0: none. */
+const volatile __u64 slow_ns = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} slow_events SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -29,6 +36,25 @@ struct {
 	__type(key, __u32);
 	__type(value, struct kvs_watch);
 } watched SEC(".maps");
+
+/* Hashes of the profile's method names and error words -> label or code. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct kvs_label_key);
+	__type(value, __u16);
+} labels SEC(".maps");
+
+struct string_buf {
+	char s[KVS_STRING_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct string_buf);
+} string_scratch SEC(".maps");
 
 /* Requests between start and end; shared because goroutines change CPUs. */
 struct {
@@ -136,6 +162,52 @@ static __always_inline int read_value(struct pt_regs *regs, const struct kvs_rea
 	return 0;
 }
 
+/* FNV-1a of the string at `addr`, shaped by the read's KVS_READ_* flags. */
+static __always_inline __u64 hash_string(__u64 addr, __u8 flags)
+{
+	struct string_buf *buf;
+	__u64 h = 0xcbf29ce484222325ull;
+	__u32 zero = 0, start = 0;
+
+	buf = bpf_map_lookup_elem(&string_scratch, &zero);
+	if (!buf || bpf_probe_read_user_str(buf->s, sizeof(buf->s), (void *)addr) < 0)
+		return 0;
+	if (flags & KVS_READ_DASH) {
+		if (buf->s[0] != '-')
+			return 0;
+		start = 1;
+	}
+	for (__u32 i = 0; i < KVS_STRING_MAX; i++) {
+		if (i < start)
+			continue;
+		char c = buf->s[i];
+
+		if (!c || ((flags & KVS_READ_WORD) && c == ' '))
+			break;
+		if ((flags & KVS_READ_LOWER) && c >= 'A' && c <= 'Z')
+			c += 'a' - 'A';
+		h = (h ^ (unsigned char)c) * 0x100000001b3ull;
+	}
+	return h;
+}
+
+/* Label or code of a string value; `miss` when the profile does not list it. */
+static __always_inline __u16 lookup_label(struct pt_regs *regs, const struct kvs_read *rd,
+					  __u16 profile, __u8 kind, __u16 miss)
+{
+	struct kvs_label_key key = {.profile = profile, .kind = kind};
+	__u64 addr;
+	__u16 *id;
+
+	if (read_value(regs, rd, &addr)) {
+		count_lost(KVS_LOST_READ_FAULT);
+		return miss;
+	}
+	key.hash = hash_string(addr, rd->flags);
+	id = bpf_map_lookup_elem(&labels, &key);
+	return id ? *id : miss;
+}
+
 static __always_inline struct kvs_stat *stat_entry(struct kvs_stat_key *key)
 {
 	struct kvs_stat *st = bpf_map_lookup_elem(&stats, key);
@@ -179,18 +251,42 @@ static __always_inline void inflight_key(struct pt_regs *regs, const struct kvs_
 
 /* Idempotent: a Go entry probe fires again when the stack grows. */
 static __always_inline void request_start(struct pt_regs *regs, const struct kvs_site *site,
-					  __u16 target)
+					  const struct kvs_watch *w)
 {
 	struct kvs_inflight_key key;
 	struct kvs_inflight val = {
 		.start_ns = bpf_ktime_get_ns(),
-		.target = target,
+		.target = w->target,
 		.method = site->label,
 	};
 
+	/* a method named by the store at run time; site->label is then "other" */
+	if (site->has_value && (site->value.flags & KVS_READ_STRING))
+		val.method = lookup_label(regs, &site->value, w->profile, KVS_LABEL_METHOD,
+					  site->label);
 	inflight_key(regs, site, &key);
 	if (bpf_map_update_elem(&inflight, &key, &val, BPF_ANY))
 		count_lost(KVS_LOST_INFLIGHT_FULL);
+}
+
+static __always_inline void emit_slow(const struct kvs_stat_key *sk, __u32 tgid, __u64 ns,
+					  __u64 disk_ns, __u64 offcpu_ns)
+{
+	struct kvs_slow_event *e = bpf_ringbuf_reserve(&slow_events, sizeof(*e), 0);
+
+	if (!e) {
+		count_lost(KVS_LOST_INFLIGHT_FULL);
+		return;
+	}
+	e->end_ns = bpf_ktime_get_ns();
+	e->latency_ns = ns;
+	e->disk_ns = disk_ns;
+	e->offcpu_ns = offcpu_ns;
+	e->tgid = tgid;
+	e->target = sk->target;
+	e->method = sk->label;
+	e->code = sk->code;
+	bpf_ringbuf_submit(e, 0);
 }
 
 static __always_inline void request_end(struct pt_regs *regs, const struct kvs_site *site)
@@ -208,11 +304,31 @@ static __always_inline void request_end(struct pt_regs *regs, const struct kvs_s
 	struct kvs_stat_key sk = {.target = req->target, .kind = KVS_STAT_REQUEST,
 				  .label = req->method};
 
+	__u64 offcpu_ns = req->offcpu_ns;
+
+	if (req->has_code)
+		code = req->code;
 	bpf_map_delete_elem(&inflight, &key);
 	if (site->has_value && read_value(regs, &site->value, &code))
 		count_lost(KVS_LOST_READ_FAULT);
 	sk.code = code < KVS_CODE_OTHER ? code : KVS_CODE_OTHER;
 	observe(&sk, ns, true, disk_ns);
+	if (slow_ns && ns >= slow_ns)
+		emit_slow(&sk, key.tgid, ns, disk_ns, offcpu_ns);
+}
+
+static __always_inline void request_error(struct pt_regs *regs, const struct kvs_site *site,
+					  const struct kvs_watch *w)
+{
+	struct kvs_inflight_key key;
+	struct kvs_inflight *req;
+
+	inflight_key(regs, site, &key);
+	req = bpf_map_lookup_elem(&inflight, &key);
+	if (!req)
+		return; /* an error outside a request we timed */
+	req->code = lookup_label(regs, &site->value, w->profile, KVS_LABEL_ERROR, KVS_CODE_OTHER);
+	req->has_code = 1;
 }
 
 static __always_inline void storage_op(struct pt_regs *regs, const struct kvs_site *site,
@@ -284,7 +400,10 @@ int kvs_site_hit(struct pt_regs *ctx)
 		return 0;
 	switch (site->role) {
 	case KVS_ROLE_REQUEST_START:
-		request_start(&regs, site, w->target);
+		request_start(&regs, site, w);
+		break;
+	case KVS_ROLE_REQUEST_ERROR:
+		request_error(&regs, site, w);
 		break;
 	case KVS_ROLE_REQUEST_END:
 		request_end(&regs, site);

@@ -13,7 +13,7 @@
 #define KVS_MAX_READS	4  /* values one gauge site can read */
 #define KVS_MAX_SITES	1024
 #define KVS_MAX_TARGETS 256
-#define KVS_MAX_LABELS	64 /* methods or storage operations per profile */
+#define KVS_MAX_LABELS	256 /* methods or storage operations per profile */
 #define KVS_MAX_CODES	64 /* status codes kept apart; larger ones fold */
 #define KVS_CODE_OTHER	(KVS_MAX_CODES - 1)
 #define KVS_INFLIGHT_MAX 16384
@@ -49,6 +49,7 @@ enum kvs_role {
 	KVS_ROLE_STORAGE_OP,	/* count one storage operation, ok or error */
 	KVS_ROLE_GAUGES,	/* read up to KVS_MAX_READS values into gauges */
 	KVS_ROLE_LEADER_CHANGE, /* count a leader change when `value` is nonzero */
+	KVS_ROLE_REQUEST_ERROR, /* the task's request replies with the error named by `value` */
 	KVS_ROLE_COUNT,
 };
 
@@ -84,7 +85,32 @@ struct kvs_read {
 	__u8 size;
 	__u8 nderef;
 	__u8 gauge; /* enum kvs_gauge, for KVS_ROLE_GAUGES reads */
+	__u8 flags; /* KVS_READ_*: the value is a string, hashed */
+	__u8 pad[3];
 	__s32 deref[KVS_MAX_DEREF];
+};
+
+/*
+ * String values (a method name, an error reply) never leave BPF: they are
+ * hashed (FNV-1a) and looked up in the `labels` map the agent fills from
+ * the profile's bounded lists, so only label numbers are counted.
+ */
+#define KVS_READ_STRING 0x1 /* the value is the address of a NUL-terminated string */
+#define KVS_READ_LOWER	0x2 /* ASCII-lowercase it before hashing */
+#define KVS_READ_WORD	0x4 /* only its first word: up to a space */
+#define KVS_READ_DASH	0x8 /* it must start with '-', which is skipped; else it hashes to 0 */
+#define KVS_STRING_MAX	32  /* bytes of a string that are hashed */
+
+enum kvs_label_kind {
+	KVS_LABEL_METHOD,
+	KVS_LABEL_ERROR,
+};
+
+struct kvs_label_key {
+	__u16 profile;
+	__u8 kind; /* enum kvs_label_kind */
+	__u8 pad[5];
+	__u64 hash;
 };
 
 /* Value of the `watched` map, keyed by tgid: only these processes count. */
@@ -119,10 +145,26 @@ struct kvs_inflight_key {
 
 struct kvs_inflight {
 	__u64 start_ns;
-	__u64 disk_ns; /* disk syncs this request's task waited for */
+	__u64 disk_ns;	 /* disk syncs this request's task waited for */
+	__u64 offcpu_ns; /* time its thread was switched out (thread-keyed stores) */
 	__u16 target;
 	__u16 method;
-	__u32 pad;
+	__u16 code;	 /* set by a KVS_ROLE_REQUEST_ERROR hit */
+	__u8 has_code;
+	__u8 pad;
+};
+
+/* A request slower than the threshold `kvscope trace --slow` set. */
+struct kvs_slow_event {
+	__u64 end_ns; /* bpf_ktime_get_ns() at its end */
+	__u64 latency_ns;
+	__u64 disk_ns;
+	__u64 offcpu_ns;
+	__u32 tgid;
+	__u16 target;
+	__u16 method;
+	__u16 code;
+	__u16 pad[3];
 };
 
 struct kvs_stat_key {

@@ -3,15 +3,19 @@
 # guest (tests/kernels/build-root.sh) with this checkout shared read-only over
 # 9p at the same path, runs tests/kernels/guest.sh inside, and closes with
 #   kernels: N passed, N failed
+#   run.sh COMMAND...   runs only COMMAND (a shell line, from the checkout)
+#                       in the guest instead of the suite
 # Environment:
-#   KVSCOPE_KERNELS_TIMEOUT  seconds the VM may run (default 300); over it fails
+#   KVSCOPE_KERNELS_TIMEOUT  seconds the VM may run (default 420); over it fails
 #   KVSCOPE_KERNELS_AGENT    agent binary inside the guest, relative to the
 #                            checkout (default build/san/kvscope)
+#   KVSCOPE_KERNELS_TIME_SCALE  how much slower the guest runs than a host, for
+#                            the tests' wall-clock limits (default 4 under TCG, 1 with KVM)
 #   KVSCOPE_KERNELS_CACHE    where the guest root is cached (/var/cache/kvscope-kernels)
 set -u
 cd "$(dirname "$0")/../.."
 REPO=$(pwd -P)
-TIMEOUT=${KVSCOPE_KERNELS_TIMEOUT:-300}
+TIMEOUT=${KVSCOPE_KERNELS_TIMEOUT:-420}
 AGENT=${KVSCOPE_KERNELS_AGENT:-build/san/kvscope}
 MEMORY_MB=1536
 
@@ -46,13 +50,19 @@ prepare_checkout() {
 	fi
 }
 
+have_kvm() {
+	[ -w /dev/kvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo
+}
+
 # KVM when the host really has it; TCG (multi-threaded) otherwise.
 accel_flags() {
-	if [ -w /dev/kvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo; then
-		echo "-accel kvm -cpu host"
-	else
-		echo "-accel tcg,thread=multi -cpu max"
-	fi
+	if have_kvm; then echo "-accel kvm -cpu host"; else echo "-accel tcg,thread=multi -cpu max"; fi
+}
+
+time_scale() {
+	if [ -n "${KVSCOPE_KERNELS_TIME_SCALE:-}" ]; then
+		echo "$KVSCOPE_KERNELS_TIME_SCALE"
+	elif have_kvm; then echo 1; else echo 4; fi
 }
 
 # The host's Go toolchain, shared read-only for `go version -m` in the guest.
@@ -68,8 +78,11 @@ start_vm() {
 	local root=$1 goroot append
 	goroot=$(goroot_share)
 	append="console=ttyS0 root=/dev/vda rw init=/kvscope-init panic=-1 quiet loglevel=4"
-	append+=" kvscope.repo=$REPO kvscope.agent=$AGENT"
-	local share_go=()
+	append+=" kvscope.repo=$REPO kvscope.agent=$AGENT kvscope.time_scale=$(time_scale)"
+	local share_go=() share_job=()
+	if [ -s "$tmp/job/command" ]; then
+		share_job=(-virtfs "local,path=$tmp/job,mount_tag=job,security_model=none,readonly=on")
+	fi
 	if [ -n "$goroot" ]; then
 		append+=" kvscope.goroot=$goroot"
 		share_go=(-virtfs "local,path=$goroot,mount_tag=hostgo,security_model=none,readonly=on")
@@ -81,7 +94,7 @@ start_vm() {
 		-kernel "$root/vmlinuz" -initrd "$root/initrd.img" -append "$append" \
 		-drive "file=$root/root.img,if=virtio,format=raw,snapshot=on,cache=unsafe" \
 		-virtfs "local,path=$REPO,mount_tag=repo,security_model=none,readonly=on" \
-		"${share_go[@]}" \
+		"${share_go[@]}" "${share_job[@]}" \
 		-serial "file:$tmp/console.log" -serial "file:$tmp/results.log" \
 		</dev/null >"$tmp/qemu.log" 2>&1 &
 	qemu_pid=$!
@@ -138,6 +151,10 @@ main() {
 	root=$(tests/kernels/build-root.sh) || fail_early "cannot build the guest root"
 	echo "kernels: guest root $root (kernel $(cat "$root/kernel-release"), ready in $((SECONDS - start))s)"
 	tmp=$(mktemp -d "${TMPDIR:-/tmp}/kvscope-kernels.XXXXXX")
+	if [ "$#" -gt 0 ]; then
+		mkdir "$tmp/job"
+		echo "$*" >"$tmp/job/command"
+	fi
 	start=$SECONDS
 	start_vm "$root"
 	follow_console
