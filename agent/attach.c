@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -276,6 +277,31 @@ static int drop_inflight(struct attach_ctx *ac, uint32_t tgid)
 			dropped++;
 			continue; /* `prev` still names a live key, or restart from the top */
 		}
+		prev = &key;
+	}
+	return dropped;
+}
+
+int attach__sweep(struct attach_ctx *ac, uint64_t max_age_ns, int *remaining)
+{
+	int fd = bpf_map__fd(ac->skel->maps.inflight), dropped = 0;
+	struct kvs_inflight_key key, next;
+	struct kvs_inflight val;
+	struct timespec ts;
+	void *prev = NULL;
+	uint64_t now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* bpf_ktime_get_ns()'s clock */
+	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	*remaining = 0;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		if (bpf_map_lookup_elem(fd, &key, &val) == 0 && now > val.start_ns &&
+		    now - val.start_ns > max_age_ns && bpf_map_delete_elem(fd, &key) == 0) {
+			dropped++;
+			continue;
+		}
+		(*remaining)++;
 		prev = &key;
 	}
 	return dropped;

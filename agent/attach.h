@@ -43,6 +43,11 @@ int attach__target(struct attach_ctx *ac, uint16_t slot, uint16_t profile_id, pi
 		   const char *binary_path, const struct binary *b, char *err, size_t errlen);
 /* Stops counting `pid`; drops its unfinished requests. Returns how many were dropped. */
 int attach__untarget(struct attach_ctx *ac, pid_t pid);
+/*
+ * Deletes requests in flight for more than max_age_ns (a goroutine or thread
+ * that died mid-request); returns how many, and how many remain.
+ */
+int attach__sweep(struct attach_ctx *ac, uint64_t max_age_ns, int *remaining);
 /* Number of uprobes in place. */
 int attach__links(const struct attach_ctx *ac);
 

@@ -22,6 +22,13 @@ enum {
 	OPT_MAX_TARGETS,
 	OPT_INTERVAL,
 	OPT_VERSION,
+	OPT_INFLIGHT_AGE,
+	OPT_TRACE_TARGET,
+	OPT_TRACE_METHOD,
+	OPT_TRACE_INTERVAL,
+	OPT_TRACE_DURATION,
+	OPT_TRACE_SLOW,
+	OPT_TRACE_JSON,
 };
 
 static const struct option long_options[] = {
@@ -39,6 +46,13 @@ static const struct option long_options[] = {
 	{"target.name", required_argument, NULL, OPT_NAME},
 	{"max-targets", required_argument, NULL, OPT_MAX_TARGETS},
 	{"discovery.interval", required_argument, NULL, OPT_INTERVAL},
+	{"inflight.max-age", required_argument, NULL, OPT_INFLIGHT_AGE},
+	{"target", required_argument, NULL, OPT_TRACE_TARGET},
+	{"method", required_argument, NULL, OPT_TRACE_METHOD},
+	{"interval", required_argument, NULL, OPT_TRACE_INTERVAL},
+	{"duration", required_argument, NULL, OPT_TRACE_DURATION},
+	{"slow", required_argument, NULL, OPT_TRACE_SLOW},
+	{"json", no_argument, NULL, OPT_TRACE_JSON},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{0},
@@ -61,6 +75,8 @@ void cli_defaults(struct config *cfg)
 	memcpy(cfg->buckets, default_buckets, sizeof(default_buckets));
 	cfg->max_targets = 64;
 	cfg->discovery_interval_s = 0.25;
+	cfg->inflight_max_age_s = 300;
+	cfg->trace_interval_s = 1;
 }
 
 void cli_usage(FILE *f)
@@ -68,6 +84,9 @@ void cli_usage(FILE *f)
 	fputs("usage: kvscope [flags]                 watch store processes, serve /metrics\n"
 	      "       kvscope probes BINARY|--pid PID  list the probe sites kvscope would use\n"
 	      "       kvscope check                    what this kernel offers; exit 1 if kvscope cannot run\n"
+	      "       kvscope trace [--pid PID | --target NAME] [--method M] [--interval 1s]\n"
+	      "                     [--duration 30s] [--slow 10ms] [--json]\n"
+	      "                                        latency histograms on the terminal\n"
 	      "\n"
 	      "flags:\n"
 	      "  --web.listen-address=\":2112\"   address to serve metrics on\n"
@@ -83,6 +102,7 @@ void cli_usage(FILE *f)
 	      "  --target.name=GLOB              watch only targets whose name matches GLOB\n"
 	      "  --max-targets=64                most targets to watch at once\n"
 	      "  --discovery.interval=250ms      how often to look for new and exited processes\n"
+	      "  --inflight.max-age=5m           drop a request unfinished this long as stale\n"
 	      "  --help                          show this help\n"
 	      "  --version                       show the version\n",
 	      f);
@@ -196,6 +216,19 @@ static int apply_option(int opt, const char *arg, struct config *cfg)
 				       cfg->discovery_interval_s < 0.01
 			       ? -1
 			       : 0;
+	case OPT_INFLIGHT_AGE:
+		return cli_parse_duration(arg, &cfg->inflight_max_age_s) || cfg->inflight_max_age_s < 1
+			       ? -1
+			       : 0;
+	case OPT_TRACE_TARGET: cfg->target_name = arg; return 0;
+	case OPT_TRACE_METHOD: cfg->trace_method = arg; return 0;
+	case OPT_TRACE_INTERVAL:
+		return cli_parse_duration(arg, &cfg->trace_interval_s) || cfg->trace_interval_s < 0.05
+			       ? -1
+			       : 0;
+	case OPT_TRACE_DURATION: return cli_parse_duration(arg, &cfg->trace_duration_s);
+	case OPT_TRACE_SLOW: return cli_parse_duration(arg, &cfg->trace_slow_s);
+	case OPT_TRACE_JSON: cfg->trace_json = true; return 0;
 	case 'h': cfg->command = CMD_HELP; return 0;
 	case OPT_VERSION: cfg->command = CMD_VERSION; return 0;
 	}
@@ -208,6 +241,10 @@ static int parse_command(int argc, char **argv, struct config *cfg, char *err, s
 		return 0;
 	if (strcmp(argv[optind], "check") == 0 && cfg->command == CMD_RUN && optind + 1 == argc) {
 		cfg->command = CMD_CHECK;
+		return 0;
+	}
+	if (strcmp(argv[optind], "trace") == 0 && cfg->command == CMD_RUN && optind + 1 == argc) {
+		cfg->command = CMD_TRACE;
 		return 0;
 	}
 	if (strcmp(argv[optind], "probes") == 0 && cfg->command == CMD_RUN) {

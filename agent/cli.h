@@ -6,6 +6,7 @@
 #ifndef KVSCOPE_CLI_H
 #define KVSCOPE_CLI_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -14,7 +15,7 @@
 
 #define CLI_MAX_PIDS 64
 
-enum cli_command { CMD_RUN, CMD_PROBES, CMD_CHECK, CMD_HELP, CMD_VERSION };
+enum cli_command { CMD_RUN, CMD_PROBES, CMD_CHECK, CMD_TRACE, CMD_HELP, CMD_VERSION };
 
 struct config {
 	enum cli_command command;
@@ -33,7 +34,14 @@ struct config {
 	const char *target_name;
 	int max_targets;
 	double discovery_interval_s;
+	double inflight_max_age_s; /* a request unfinished for this long is dropped as stale */
 	const char *probes_binary; /* `probes BINARY` */
+	/* `trace` */
+	const char *trace_method; /* only this method */
+	double trace_interval_s;
+	double trace_duration_s; /* 0: until Ctrl-C */
+	double trace_slow_s;	 /* print requests at least this slow; 0: none */
+	bool trace_json;
 };
 
 void cli_defaults(struct config *cfg);

@@ -243,7 +243,7 @@ static void daemon_stop(struct daemon *d)
 static void discovery_loop(struct daemon *d, const struct config *cfg)
 {
 	double fallback = d->events ? 2.0 : cfg->discovery_interval_s;
-	double next = 0;
+	double next = 0, next_sweep = 0;
 
 	while (!stop_requested) {
 		double now = now_seconds();
@@ -251,6 +251,10 @@ static void discovery_loop(struct daemon *d, const struct config *cfg)
 		if (now >= next) {
 			discovery__scan(&d->discovery);
 			next = now + fallback;
+		}
+		if (now >= next_sweep) {
+			discovery__sweep(&d->discovery, cfg->inflight_max_age_s);
+			next_sweep = now + 5;
 		}
 		int wait_ms = (int)((next - now) * 1000) + 1;
 

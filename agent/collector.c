@@ -25,6 +25,8 @@ static const char *const lost_names[KVS_LOST_COUNT] = {
 	[KVS_LOST_INFLIGHT_FULL] = "inflight_full",
 	[KVS_LOST_READ_FAULT] = "read_fault",
 	[KVS_LOST_STALE] = "stale",
+	[KVS_LOST_UNMATCHED] = "unmatched_end",
+	[KVS_LOST_RING_FULL] = "ring_full",
 };
 
 struct render {
@@ -372,6 +374,9 @@ static void write_self(struct render *r)
 
 		expo__sample_u64(r->out, "kvscope_attach_errors_total", l, 1, t->attach_errors[e]);
 	}
+	expo__family(r->out, "kvscope_inflight_requests", "gauge",
+		     "Requests started and not yet ended, as of the last sweep.");
+	expo__sample_u64(r->out, "kvscope_inflight_requests", NULL, 0, t->inflight_now);
 	expo__family(r->out, "kvscope_events_lost_total", "counter",
 		     "Probe events that could not be counted, by reason.");
 	for (int e = 0; e < KVS_LOST_COUNT; e++) {
@@ -389,6 +394,22 @@ static double elapsed_since(const struct timespec *t0)
 
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Sample lines so far: every line that is not a comment. */
+static uint64_t count_series(const struct expo *out)
+{
+	size_t len;
+	const char *text = expo__data(out, &len);
+	uint64_t n = 0;
+	bool line_start = true;
+
+	for (size_t i = 0; i < len; i++) {
+		if (line_start && text[i] != '#')
+			n++;
+		line_start = text[i] == '\n';
+	}
+	return n;
 }
 
 void collector__render(void *ctx, struct expo *out)
@@ -416,6 +437,8 @@ void collector__render(void *ctx, struct expo *out)
 	expo__family(out, "kvscope_scrape_success", "gauge",
 		     "1 when every BPF map was read for this scrape.");
 	expo__sample_u64(out, "kvscope_scrape_success", NULL, 0, snap_rc == 0);
+	expo__family(out, "kvscope_series", "gauge", "Series in this exposition, this one included.");
+	expo__sample_u64(out, "kvscope_series", NULL, 0, count_series(out) + 2);
 	expo__family(out, "kvscope_scrape_duration_seconds", "gauge",
 		     "Time this scrape took to collect, in seconds.");
 	expo__sample(out, "kvscope_scrape_duration_seconds", NULL, 0, elapsed_since(&t0));

@@ -20,6 +20,7 @@ static const struct cmd {
 	{CMD_RUN, cmd_run},
 	{CMD_PROBES, cmd_probes},
 	{CMD_CHECK, cmd_check},
+	{CMD_TRACE, cmd_trace},
 };
 
 int main(int argc, char **argv)

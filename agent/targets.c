@@ -247,3 +247,14 @@ void discovery__scan(struct discovery *d)
 	notice_exits(d);
 	procfs_each_pid(d->procfs, consider_pid, d);
 }
+
+void discovery__sweep(struct discovery *d, double max_age_s)
+{
+	int remaining = 0;
+	int dropped = attach__sweep(d->bpf, (uint64_t)(max_age_s * 1e9), &remaining);
+
+	pthread_mutex_lock(&d->table->lock);
+	d->table->stale_requests += (uint64_t)(dropped > 0 ? dropped : 0);
+	d->table->inflight_now = (uint64_t)remaining;
+	pthread_mutex_unlock(&d->table->lock);
+}

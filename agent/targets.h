@@ -49,6 +49,7 @@ struct target_table {
 	int max_targets;
 	uint64_t attach_errors[ATTACH_ERR_COUNT];
 	uint64_t stale_requests; /* started by a process that exited before they ended */
+	uint64_t inflight_now;	 /* requests in flight at the last sweep */
 	/* processes already reported as unsupported, so each is reported once */
 	struct {
 		pid_t pid;
@@ -73,6 +74,8 @@ void target_table__init(struct target_table *t, int max_targets);
 
 /* One pass: notices exits, attaches new store processes. */
 void discovery__scan(struct discovery *d);
+/* Drops requests in flight for longer than max_age_s (their task is gone). */
+void discovery__sweep(struct discovery *d, double max_age_s);
 
 /* The target name a process gets: profile flag, then environment, else comm-pid. */
 void target_name_of(const char *procfs, const struct profile *p, const struct proc_ident *id,

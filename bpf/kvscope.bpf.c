@@ -275,7 +275,7 @@ static __always_inline void emit_slow(const struct kvs_stat_key *sk, __u32 tgid,
 	struct kvs_slow_event *e = bpf_ringbuf_reserve(&slow_events, sizeof(*e), 0);
 
 	if (!e) {
-		count_lost(KVS_LOST_INFLIGHT_FULL);
+		count_lost(KVS_LOST_RING_FULL);
 		return;
 	}
 	e->end_ns = bpf_ktime_get_ns();
@@ -297,8 +297,12 @@ static __always_inline void request_end(struct pt_regs *regs, const struct kvs_s
 
 	inflight_key(regs, site, &key);
 	req = bpf_map_lookup_elem(&inflight, &key);
-	if (!req)
-		return; /* a call of another service: not ours */
+	if (!req) {
+		/* Go: a call of another gRPC service ends here too; a thread's must match */
+		if (site->task_reg == KVS_REG_NONE)
+			count_lost(KVS_LOST_UNMATCHED);
+		return;
+	}
 	__u64 ns = bpf_ktime_get_ns() - req->start_ns;
 	__u64 disk_ns = req->disk_ns;
 	struct kvs_stat_key sk = {.target = req->target, .kind = KVS_STAT_REQUEST,

@@ -71,6 +71,8 @@ enum kvs_lost_reason {
 	KVS_LOST_INFLIGHT_FULL, /* no room to remember a started request */
 	KVS_LOST_READ_FAULT,	/* a value's pointer chain could not be read */
 	KVS_LOST_STALE,		/* a started request never ended (task died) */
+	KVS_LOST_UNMATCHED,	/* a thread-keyed request ended that was not seen starting */
+	KVS_LOST_RING_FULL,	/* a slow-request event found the ring buffer full */
 	KVS_LOST_COUNT,
 };
 
