@@ -14,23 +14,35 @@
 
 /*
  * After loading, attaching to a target found later needs:
- *  - CAP_SYS_ADMIN: perf_event_open of the uprobe PMU event was refused
- *    (EACCES) with CAP_PERFMON, CAP_BPF and every other capability but
- *    CAP_SYS_ADMIN, and allowed with CAP_SYS_ADMIN alone; the bpf_link
- *    onto that event then needed nothing more.
+ *  - CAP_BPF and CAP_PERFMON: perf_event_open of the uprobe PMU event and
+ *    the bpf_link onto it (perfmon_capable()); where the kernel predates
+ *    them (before 5.8), CAP_SYS_ADMIN, which is kept only then;
  *  - CAP_SYS_PTRACE: readlink and open of /proc/PID/exe and reading
- *    /proc/PID/maps of another user's process.
+ *    /proc/PID/maps of another user's process;
  *  - CAP_DAC_READ_SEARCH: opening a target binary its owner keeps to
  *    itself (mode 0700), even through /proc/PID/exe.
- * Not needed: CAP_BPF and CAP_PERFMON (map updates and link creation go
- * through descriptors already held), CAP_SYS_RESOURCE (BPF memory is
- * charged to the cgroup since Linux 5.11, not to RLIMIT_MEMLOCK).
+ * Verified by running the daemon with exactly CAP_BPF, CAP_PERFMON,
+ * CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (capsh --caps=...): it attached
+ * to a member started afterwards and loaded its syscall probes.
+ * Not needed: CAP_SYS_RESOURCE (BPF memory is charged to the cgroup since
+ * Linux 5.11, not to RLIMIT_MEMLOCK).
  */
-static const cap_value_t required[] = {CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH};
+static const cap_value_t required[] = {CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH,
+				       CAP_SYS_ADMIN};
 
 const cap_value_t *caps__required(int *n)
 {
-	*n = (int)(sizeof(required) / sizeof(required[0]));
+	cap_t now = cap_get_proc();
+	cap_flag_value_t bpf = CAP_CLEAR, perfmon = CAP_CLEAR;
+	int count = (int)(sizeof(required) / sizeof(required[0]));
+
+	if (now) {
+		cap_get_flag(now, CAP_BPF, CAP_PERMITTED, &bpf);
+		cap_get_flag(now, CAP_PERFMON, CAP_PERMITTED, &perfmon);
+		cap_free(now);
+	}
+	/* CAP_SYS_ADMIN only stands in for CAP_BPF/CAP_PERFMON where they are missing */
+	*n = bpf == CAP_SET && perfmon == CAP_SET ? count - 1 : count;
 	return required;
 }
 

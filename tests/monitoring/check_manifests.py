@@ -20,7 +20,8 @@ except ImportError:  # Debian: python3-yaml
     print("FAIL: python3 yaml module missing (apt-get install python3-yaml)")
     sys.exit(1)
 
-CAPS = {"BPF", "PERFMON", "SYS_RESOURCE", "SYS_PTRACE", "DAC_READ_SEARCH"}
+# exactly what the daemon keeps after start-up (agent/caps.c)
+CAPS = {"BPF", "PERFMON", "SYS_PTRACE", "DAC_READ_SEARCH"}
 HOST_MOUNTS = {  # host path -> path in the container
     "/sys/kernel/btf": "/sys/kernel/btf",
     "/sys/kernel/tracing": "/sys/kernel/tracing",
