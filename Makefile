@@ -13,7 +13,7 @@ WARN	:= -Wall -Wextra -Werror
 CFLAGS	?= -O2 -g
 BASE_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -Iagent -I$(BUILD) \
 	-DKVSCOPE_VERSION='"$(VERSION)"' -DKVSCOPE_REVISION='"$(GITREV)"'
-LIBS	:= -lbpf -lelf -lz -lcapstone -lmicrohttpd -lgnutls -lyaml -lcrypt -lcap -lpthread
+LIBS	:= -lbpf -lelf -lz -lcapstone -lmicrohttpd -lgnutls -lyaml -lcrypt -lcap -lpthread -lm
 SAN	:= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 BPF_SRCS	:= $(wildcard bpf/*.bpf.c)

@@ -23,7 +23,7 @@ static const char *const root_keys[] = {"format",  "name",	  "store",   "languag
 					"version", "target_name", "methods", "operations", "status",
 					"raft",	   "files",	  "probes",  "storage_size", NULL};
 static const char *const match_keys[] = {"go_module", "version_regex", "symbols", NULL};
-static const char *const version_keys[] = {"go_string", NULL};
+static const char *const version_keys[] = {"go_string", "c_string", NULL};
 static const char *const target_name_keys[] = {"flag", "env", NULL};
 static const char *const status_keys[] = {"codes", "default", "words", "bare_error", NULL};
 static const char *const storage_size_keys[] = {"files", NULL};
@@ -141,6 +141,12 @@ static int parse_version(struct profile_doc *d, const yaml_node_t *root, struct 
 	if (profile_doc__map(d, n, "version", version_keys))
 		return -1;
 	go_string = profile_doc__get(d, n, "go_string");
+	yaml_node_t *c_string = profile_doc__get(d, n, "c_string");
+
+	if (go_string && c_string)
+		return profile_doc__error(d, n, "version: give go_string or c_string, not both");
+	if (c_string)
+		return profile_doc__regex(d, c_string, "version.c_string", &p->version_c_string);
 	if (!go_string)
 		return 0;
 	if (go_only(d, p, go_string, "version.go_string"))
@@ -618,6 +624,7 @@ void profile__free(struct profile *p)
 	free(p->version_regex);
 	free_strings(p->symbols, p->nsymbols);
 	free(p->version_go_string);
+	free(p->version_c_string);
 	free(p->name_flag);
 	free(p->name_env);
 	free_strings(p->methods, p->nmethods);

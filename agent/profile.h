@@ -60,8 +60,9 @@ struct profile {
 	char **symbols;	     /* functions that must all exist (C stores, or extra checks) */
 	int nsymbols;
 
-	/* how to read the store's version: a Go string variable matching this ERE */
+	/* how to read the store's version: a Go string variable, or a C string, matching an ERE */
 	char *version_go_string;
+	char *version_c_string;
 
 	/* target naming: value of a command-line flag, else an environment variable */
 	char *name_flag; /* "--name": matches "--name X" and "--name=X" */

@@ -46,6 +46,8 @@ static bool match_version(const struct profile *p, const struct symtab *st, char
 	version[0] = '\0';
 	if (p->version_go_string)
 		symtab__find_go_string(st, p->version_go_string, version, versionlen);
+	else if (p->version_c_string)
+		symtab__find_c_string(st, p->version_c_string, version, versionlen);
 	else if (bi->module_version[0])
 		snprintf(version, versionlen, "%s", bi->module_version);
 	if (p->version_regex && !regex_matches(p->version_regex, version)) {

@@ -325,3 +325,47 @@ int symtab__find_go_string(const struct symtab *st, const char *pattern, char *o
 	memcpy(out, best, strlen(best) + 1);
 	return 0;
 }
+
+/* Every NUL-terminated run of printable bytes in a read-only segment. */
+static void scan_c_strings(const struct symtab *st, const struct elf_segment *seg,
+			   const regex_t *re, char *best)
+{
+	const unsigned char *base = st->img.data + seg->offset;
+	char text[GO_STRING_MAX + 1];
+	size_t start = 0;
+
+	for (size_t off = 0; off < seg->filesz; off++) {
+		if (base[off] >= 0x20 && base[off] < 0x7f)
+			continue;
+		size_t len = off - start;
+
+		if (base[off] == 0 && len >= 1 && len <= GO_STRING_MAX) {
+			memcpy(text, base + start, len);
+			text[len] = '\0';
+			if (regexec(re, text, 0, NULL, 0) == 0 &&
+			    (!*best || compare_versions(text, best) > 0))
+				memcpy(best, text, len + 1);
+		}
+		start = off + 1;
+	}
+}
+
+int symtab__find_c_string(const struct symtab *st, const char *pattern, char *out, size_t outlen)
+{
+	char best[GO_STRING_MAX + 1] = "";
+	regex_t re;
+
+	if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
+		return -EINVAL;
+	for (size_t i = 0; i < st->img.nloads; i++) {
+		if (!(st->img.loads[i].flags & (PF_W | PF_X)))
+			scan_c_strings(st, &st->img.loads[i], &re, best);
+	}
+	regfree(&re);
+	if (!*best)
+		return -ENOENT;
+	if (strlen(best) >= outlen)
+		return -ENOSPC;
+	memcpy(out, best, strlen(best) + 1);
+	return 0;
+}

@@ -47,6 +47,12 @@ int symtab__read(const struct symtab *st, uint64_t vaddr, void *buf, size_t len)
  */
 int symtab__find_go_string(const struct symtab *st, const char *pattern, char *out, size_t outlen);
 
+/*
+ * The same for C binaries: a NUL-terminated string in read-only data (e.g.
+ * Redis's REDIS_VERSION "7.0.15") matching `pattern`; the highest version wins.
+ */
+int symtab__find_c_string(const struct symtab *st, const char *pattern, char *out, size_t outlen);
+
 /* Number of functions known, and the i-th (for listings); name points into st. */
 size_t symtab__count(const struct symtab *st);
 const char *symtab__at(const struct symtab *st, size_t i, struct func_sym *out);
