@@ -14,35 +14,24 @@
 
 /*
  * After loading, attaching to a target found later needs:
- *  - CAP_BPF and CAP_PERFMON: perf_event_open of the uprobe PMU event and
- *    the bpf_link onto it (perfmon_capable()); where the kernel predates
- *    them (before 5.8), CAP_SYS_ADMIN, which is kept only then;
+ *  - CAP_SYS_ADMIN: perf_event_open of the uprobe PMU event. On Linux 6.18
+ *    it was refused (EACCES) to a process holding CAP_BPF, CAP_PERFMON,
+ *    CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH, and granted once CAP_SYS_ADMIN
+ *    was added; kernels that let CAP_PERFMON create uprobe events need
+ *    only that, and CAP_BPF/CAP_PERFMON are kept for them;
  *  - CAP_SYS_PTRACE: readlink and open of /proc/PID/exe and reading
  *    /proc/PID/maps of another user's process;
  *  - CAP_DAC_READ_SEARCH: opening a target binary its owner keeps to
  *    itself (mode 0700), even through /proc/PID/exe.
- * Verified by running the daemon with exactly CAP_BPF, CAP_PERFMON,
- * CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (capsh --caps=...): it attached
- * to a member started afterwards and loaded its syscall probes.
  * Not needed: CAP_SYS_RESOURCE (BPF memory is charged to the cgroup since
- * Linux 5.11, not to RLIMIT_MEMLOCK).
+ * Linux 5.11, not to RLIMIT_MEMLOCK), and everything else.
  */
-static const cap_value_t required[] = {CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH,
-				       CAP_SYS_ADMIN};
+static const cap_value_t required[] = {CAP_SYS_ADMIN, CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE,
+				       CAP_DAC_READ_SEARCH};
 
 const cap_value_t *caps__required(int *n)
 {
-	cap_t now = cap_get_proc();
-	cap_flag_value_t bpf = CAP_CLEAR, perfmon = CAP_CLEAR;
-	int count = (int)(sizeof(required) / sizeof(required[0]));
-
-	if (now) {
-		cap_get_flag(now, CAP_BPF, CAP_PERMITTED, &bpf);
-		cap_get_flag(now, CAP_PERFMON, CAP_PERMITTED, &perfmon);
-		cap_free(now);
-	}
-	/* CAP_SYS_ADMIN only stands in for CAP_BPF/CAP_PERFMON where they are missing */
-	*n = bpf == CAP_SET && perfmon == CAP_SET ? count - 1 : count;
+	*n = (int)(sizeof(required) / sizeof(required[0]));
 	return required;
 }
 

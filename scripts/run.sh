@@ -26,7 +26,8 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 
-if ! pgrep -x etcd >/dev/null && ! pgrep -x redis-server >/dev/null; then
+# DEMO=1 starts the demo cluster even when a store already runs here.
+if [ "${DEMO:-0}" = 1 ] || { ! pgrep -x etcd >/dev/null && ! pgrep -x redis-server >/dev/null; }; then
 	demo_dir=$(mktemp -d /tmp/kvscope-demo.XXXXXX)
 	echo "no store runs on this host: starting a 3-member etcd demo cluster in $demo_dir"
 	CLUSTER_TAG=demo tests/integration/cluster.sh start "$demo_dir" --max-request-bytes=65536

@@ -21,7 +21,7 @@ except ImportError:  # Debian: python3-yaml
     sys.exit(1)
 
 # exactly what the daemon keeps after start-up (agent/caps.c)
-CAPS = {"BPF", "PERFMON", "SYS_PTRACE", "DAC_READ_SEARCH"}
+CAPS = {"SYS_ADMIN", "BPF", "PERFMON", "SYS_PTRACE", "DAC_READ_SEARCH"}
 HOST_MOUNTS = {  # host path -> path in the container
     "/sys/kernel/btf": "/sys/kernel/btf",
     "/sys/kernel/tracing": "/sys/kernel/tracing",

@@ -204,10 +204,9 @@ static void test_required_set(void **state)
 	(void)state;
 	for (int i = 0; i < n; i++)
 		set |= bit(req[i]);
-	/* the test runs as root, which holds CAP_BPF and CAP_PERFMON: no CAP_SYS_ADMIN */
-	assert_int_equal(n, 4);
-	assert_int_equal(set, bit(CAP_BPF) | bit(CAP_PERFMON) | bit(CAP_SYS_PTRACE) |
-				      bit(CAP_DAC_READ_SEARCH));
+	assert_int_equal(n, 5);
+	assert_int_equal(set, bit(CAP_SYS_ADMIN) | bit(CAP_BPF) | bit(CAP_PERFMON) |
+				      bit(CAP_SYS_PTRACE) | bit(CAP_DAC_READ_SEARCH));
 }
 
 int main(void)
