@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A small, bounded mixed load on the demo cluster: puts, gets, deletes, txns,
-# an occasional compaction and a few requests that fail (a value over the
-# request limit), spread over all members. Stops after MAX_OPS operations
+# an occasional compaction, a few requests that fail (a value over the
+# request limit) and now and then a leader handover, spread over all members. Stops after MAX_OPS operations
 # or MAX_SECONDS, whichever comes first.
 set -u
 dir=${1:?usage: demo-load.sh CLUSTER_DIR}
@@ -12,6 +12,19 @@ MAX_SECONDS=${MAX_SECONDS:-3600}
 export ETCDCTL_API=3
 IFS=, read -r -a endpoints <<<"$ENDPOINTS"
 big=$(head -c 70000 /dev/zero | tr '\0' x)
+
+# Hands leadership to the next member, so the Raft metrics move too.
+move_leader() {
+	etcdctl --endpoints "$ENDPOINTS" endpoint status -w json | python3 -c '
+import json, sys
+st = json.load(sys.stdin)
+ids = sorted(e["Status"]["header"]["member_id"] for e in st)
+lead = st[0]["Status"]["leader"]
+leader_ep = [e["Endpoint"] for e in st if e["Status"]["header"]["member_id"] == lead][0]
+print(leader_ep, "%x" % ids[(ids.index(lead) + 1) % len(ids)])' | {
+		read -r ep id && etcdctl --endpoints "$ep" move-leader "$id"
+	}
+}
 start=$SECONDS
 for ((i = 0; i < MAX_OPS && SECONDS - start < MAX_SECONDS; i++)); do
 	ep=${endpoints[$((i % 3))]}
@@ -25,6 +38,8 @@ for ((i = 0; i < MAX_OPS && SECONDS - start < MAX_SECONDS; i++)); do
 	9) if [ $((i % 500)) -eq 9 ]; then
 		rev=$("${ctl[@]}" get demo/key0 -w json | sed -n 's/.*"revision":\([0-9]*\).*/\1/p')
 		[ -n "$rev" ] && "${ctl[@]}" compact "$rev"
+	elif [ $((i % 300)) -eq 299 ]; then
+		move_leader
 	fi ;;
 	esac >/dev/null 2>&1
 	sleep 0.05

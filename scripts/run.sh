@@ -12,7 +12,11 @@ load_pid=""
 
 cleanup() {
 	trap - INT TERM EXIT
-	[ -n "$load_pid" ] && kill "$load_pid" 2>/dev/null && wait "$load_pid" 2>/dev/null
+	set +e # everything here must run, whatever fails
+	if [ -n "$load_pid" ]; then
+		kill "$load_pid" 2>/dev/null
+		wait "$load_pid" 2>/dev/null
+	fi
 	if [ -n "$demo_dir" ]; then
 		echo "stopping the demo cluster"
 		tests/integration/cluster.sh stop "$demo_dir"
