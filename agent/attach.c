@@ -40,8 +40,8 @@ int attach__slow_events_fd(const struct attach_ctx *ac)
 	return bpf_map__fd(ac->skel->maps.slow_events);
 }
 
-int attach__open_slow(const double *bounds_s, int nbounds, double slow_s,
-		      struct attach_ctx **out, char *err, size_t errlen)
+int attach__open_slow(const double *bounds_s, int nbounds, double slow_s, struct attach_ctx **out,
+		      char *err, size_t errlen)
 {
 	struct attach_ctx *ac = calloc(1, sizeof(*ac));
 	int rc;
@@ -150,8 +150,8 @@ static int attach_site(struct attach_ctx *ac, const char *path, const struct bin
 					       rs->file_offset, &opts);
 	if (!link) {
 		snprintf(err, errlen, "uprobe at 0x%llx (%s): %s",
-			 (unsigned long long)rs->site.vaddr,
-			 b->profile->probes[rs->probe].function, strerror(errno));
+			 (unsigned long long)rs->site.vaddr, b->profile->probes[rs->probe].function,
+			 strerror(errno));
 		return -1;
 	}
 	ac->nsites++;
@@ -168,8 +168,8 @@ static struct binary_links *find_binary(struct attach_ctx *ac, const struct bina
 	return NULL;
 }
 
-static int attach_binary(struct attach_ctx *ac, const char *path, const struct binary *b,
-			 char *err, size_t errlen)
+static int attach_binary(struct attach_ctx *ac, const char *path, const struct binary *b, char *err,
+			 size_t errlen)
 {
 	struct binary_links *bl;
 
@@ -199,9 +199,9 @@ int attach__target(struct attach_ctx *ac, uint16_t slot, uint16_t profile_id, pi
 		   const char *binary_path, const struct binary *b, char *err, size_t errlen)
 {
 	struct kvs_watch w = {
-		.target = slot,
-		.profile = profile_id,
-		.task_reg = b->profile->lang == PROFILE_LANG_GO ? KVS_REG_R14 : KVS_REG_NONE,
+	    .target = slot,
+	    .profile = profile_id,
+	    .task_reg = b->profile->lang == PROFILE_LANG_GO ? KVS_REG_R14 : KVS_REG_NONE,
 	};
 	uint32_t tgid = (uint32_t)pid;
 
@@ -256,8 +256,8 @@ int attach__labels(struct attach_ctx *ac, uint16_t profile_id, const struct prof
 		rc |= put_label(fd, profile_id, KVS_LABEL_METHOD, label_hash(p->methods[i], lower),
 				(uint16_t)i);
 	for (int i = 0; i < p->nstatus_words; i++)
-		rc |= put_label(fd, profile_id, KVS_LABEL_ERROR, label_hash(p->status_words[i], false),
-				(uint16_t)(i + 1));
+		rc |= put_label(fd, profile_id, KVS_LABEL_ERROR,
+				label_hash(p->status_words[i], false), (uint16_t)(i + 1));
 	/* an error reply without a word hashes to 0 */
 	if (p->bare_error_code)
 		rc |= put_label(fd, profile_id, KVS_LABEL_ERROR, 0, (uint16_t)p->bare_error_code);

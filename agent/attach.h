@@ -27,8 +27,8 @@ struct attach_ctx;
 int attach__open(const double *bounds_s, int nbounds, struct attach_ctx **out, char *err,
 		 size_t errlen);
 /* The same, also sending requests slower than slow_s to the slow_events ring buffer. */
-int attach__open_slow(const double *bounds_s, int nbounds, double slow_s,
-		      struct attach_ctx **out, char *err, size_t errlen);
+int attach__open_slow(const double *bounds_s, int nbounds, double slow_s, struct attach_ctx **out,
+		      char *err, size_t errlen);
 /* The slow_events ring buffer's map fd (for ring_buffer__new). */
 int attach__slow_events_fd(const struct attach_ctx *ac);
 /* Removes every uprobe and unloads. */

@@ -32,35 +32,34 @@ enum {
 };
 
 static const struct option long_options[] = {
-	{"web.listen-address", required_argument, NULL, OPT_LISTEN},
-	{"web.telemetry-path", required_argument, NULL, OPT_PATH},
-	{"web.config.file", required_argument, NULL, OPT_WEB_CONFIG},
-	{"log.level", required_argument, NULL, OPT_LOG_LEVEL},
-	{"log.format", required_argument, NULL, OPT_LOG_FORMAT},
-	{"profile.dir", required_argument, NULL, OPT_PROFILE_DIR},
-	{"path.procfs", required_argument, NULL, OPT_PROCFS},
-	{"histogram.buckets", required_argument, NULL, OPT_BUCKETS},
-	{"target.pid", required_argument, NULL, OPT_PID},
-	{"pid", required_argument, NULL, OPT_PID},
-	{"target.exe", required_argument, NULL, OPT_EXE},
-	{"target.name", required_argument, NULL, OPT_NAME},
-	{"max-targets", required_argument, NULL, OPT_MAX_TARGETS},
-	{"discovery.interval", required_argument, NULL, OPT_INTERVAL},
-	{"inflight.max-age", required_argument, NULL, OPT_INFLIGHT_AGE},
-	{"target", required_argument, NULL, OPT_TRACE_TARGET},
-	{"method", required_argument, NULL, OPT_TRACE_METHOD},
-	{"interval", required_argument, NULL, OPT_TRACE_INTERVAL},
-	{"duration", required_argument, NULL, OPT_TRACE_DURATION},
-	{"slow", required_argument, NULL, OPT_TRACE_SLOW},
-	{"json", no_argument, NULL, OPT_TRACE_JSON},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, OPT_VERSION},
-	{0},
+    {"web.listen-address", required_argument, NULL, OPT_LISTEN},
+    {"web.telemetry-path", required_argument, NULL, OPT_PATH},
+    {"web.config.file", required_argument, NULL, OPT_WEB_CONFIG},
+    {"log.level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"log.format", required_argument, NULL, OPT_LOG_FORMAT},
+    {"profile.dir", required_argument, NULL, OPT_PROFILE_DIR},
+    {"path.procfs", required_argument, NULL, OPT_PROCFS},
+    {"histogram.buckets", required_argument, NULL, OPT_BUCKETS},
+    {"target.pid", required_argument, NULL, OPT_PID},
+    {"pid", required_argument, NULL, OPT_PID},
+    {"target.exe", required_argument, NULL, OPT_EXE},
+    {"target.name", required_argument, NULL, OPT_NAME},
+    {"max-targets", required_argument, NULL, OPT_MAX_TARGETS},
+    {"discovery.interval", required_argument, NULL, OPT_INTERVAL},
+    {"inflight.max-age", required_argument, NULL, OPT_INFLIGHT_AGE},
+    {"target", required_argument, NULL, OPT_TRACE_TARGET},
+    {"method", required_argument, NULL, OPT_TRACE_METHOD},
+    {"interval", required_argument, NULL, OPT_TRACE_INTERVAL},
+    {"duration", required_argument, NULL, OPT_TRACE_DURATION},
+    {"slow", required_argument, NULL, OPT_TRACE_SLOW},
+    {"json", no_argument, NULL, OPT_TRACE_JSON},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {0},
 };
 
-static const double default_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.005, 0.01, 0.025,
-					 0.05,	 0.1,	  0.25,	  0.5,	 1,	2.5,   5,
-					 10};
+static const double default_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05,
+					 0.1,	 0.25,	  0.5,	  1,	 2.5,	5,    10};
 
 void cli_defaults(struct config *cfg)
 {
@@ -81,31 +80,33 @@ void cli_defaults(struct config *cfg)
 
 void cli_usage(FILE *f)
 {
-	fputs("usage: kvscope [flags]                 watch store processes, serve /metrics\n"
-	      "       kvscope probes BINARY|--pid PID  list the probe sites kvscope would use\n"
-	      "       kvscope check                    what this kernel offers; exit 1 if kvscope cannot run\n"
-	      "       kvscope trace [--pid PID | --target NAME] [--method M] [--interval 1s]\n"
-	      "                     [--duration 30s] [--slow 10ms] [--json]\n"
-	      "                                        latency histograms on the terminal\n"
-	      "\n"
-	      "flags:\n"
-	      "  --web.listen-address=\":2112\"   address to serve metrics on\n"
-	      "  --web.telemetry-path=\"/metrics\" path under which to expose metrics\n"
-	      "  --web.config.file=FILE        TLS and basic auth (exporter web config YAML)\n"
-	      "  --log.level=info                debug, info, warn or error\n"
-	      "  --log.format=logfmt             logfmt or json\n"
-	      "  --profile.dir=DIR               more store profiles (*.yaml)\n"
-	      "  --path.procfs=/proc             procfs mount point\n"
-	      "  --histogram.buckets=LIST        request latency bounds in seconds, comma-separated\n"
-	      "  --target.pid=PID                watch only these processes (repeatable, or a list)\n"
-	      "  --target.exe=GLOB               watch only executables matching GLOB\n"
-	      "  --target.name=GLOB              watch only targets whose name matches GLOB\n"
-	      "  --max-targets=64                most targets to watch at once\n"
-	      "  --discovery.interval=250ms      how often to look for new and exited processes\n"
-	      "  --inflight.max-age=5m           drop a request unfinished this long as stale\n"
-	      "  --help                          show this help\n"
-	      "  --version                       show the version\n",
-	      f);
+	fputs(
+	    "usage: kvscope [flags]                 watch store processes, serve /metrics\n"
+	    "       kvscope probes BINARY|--pid PID  list the probe sites kvscope would use\n"
+	    "       kvscope check                    what this kernel offers; exit 1 if kvscope "
+	    "cannot run\n"
+	    "       kvscope trace [--pid PID | --target NAME] [--method M] [--interval 1s]\n"
+	    "                     [--duration 30s] [--slow 10ms] [--json]\n"
+	    "                                        latency histograms on the terminal\n"
+	    "\n"
+	    "flags:\n"
+	    "  --web.listen-address=\":2112\"   address to serve metrics on\n"
+	    "  --web.telemetry-path=\"/metrics\" path under which to expose metrics\n"
+	    "  --web.config.file=FILE        TLS and basic auth (exporter web config YAML)\n"
+	    "  --log.level=info                debug, info, warn or error\n"
+	    "  --log.format=logfmt             logfmt or json\n"
+	    "  --profile.dir=DIR               more store profiles (*.yaml)\n"
+	    "  --path.procfs=/proc             procfs mount point\n"
+	    "  --histogram.buckets=LIST        request latency bounds in seconds, comma-separated\n"
+	    "  --target.pid=PID                watch only these processes (repeatable, or a list)\n"
+	    "  --target.exe=GLOB               watch only executables matching GLOB\n"
+	    "  --target.name=GLOB              watch only targets whose name matches GLOB\n"
+	    "  --max-targets=64                most targets to watch at once\n"
+	    "  --discovery.interval=250ms      how often to look for new and exited processes\n"
+	    "  --inflight.max-age=5m           drop a request unfinished this long as stale\n"
+	    "  --help                          show this help\n"
+	    "  --version                       show the version\n",
+	    f);
 }
 
 int cli_parse_buckets(const char *s, double *out, int max, int *n)
@@ -199,38 +200,71 @@ static int parse_int(const char *s, int lo, int hi, int *out)
 static int apply_option(int opt, const char *arg, struct config *cfg)
 {
 	switch (opt) {
-	case OPT_LISTEN: cfg->listen_address = arg; return 0;
-	case OPT_PATH: cfg->telemetry_path = arg; return arg[0] == '/' ? 0 : -1;
-	case OPT_WEB_CONFIG: cfg->web_config_file = arg; return 0;
-	case OPT_LOG_LEVEL: return log_parse_level(arg, &cfg->log_level);
-	case OPT_LOG_FORMAT: return log_parse_format(arg, &cfg->log_format);
-	case OPT_PROFILE_DIR: cfg->profile_dir = arg; return 0;
-	case OPT_PROCFS: cfg->procfs = arg; return 0;
-	case OPT_BUCKETS: return cli_parse_buckets(arg, cfg->buckets, KVS_MAX_BUCKETS, &cfg->nbuckets);
-	case OPT_PID: return parse_pids(arg, cfg);
-	case OPT_EXE: cfg->target_exe = arg; return 0;
-	case OPT_NAME: cfg->target_name = arg; return 0;
-	case OPT_MAX_TARGETS: return parse_int(arg, 1, KVS_MAX_TARGETS, &cfg->max_targets);
+	case OPT_LISTEN:
+		cfg->listen_address = arg;
+		return 0;
+	case OPT_PATH:
+		cfg->telemetry_path = arg;
+		return arg[0] == '/' ? 0 : -1;
+	case OPT_WEB_CONFIG:
+		cfg->web_config_file = arg;
+		return 0;
+	case OPT_LOG_LEVEL:
+		return log_parse_level(arg, &cfg->log_level);
+	case OPT_LOG_FORMAT:
+		return log_parse_format(arg, &cfg->log_format);
+	case OPT_PROFILE_DIR:
+		cfg->profile_dir = arg;
+		return 0;
+	case OPT_PROCFS:
+		cfg->procfs = arg;
+		return 0;
+	case OPT_BUCKETS:
+		return cli_parse_buckets(arg, cfg->buckets, KVS_MAX_BUCKETS, &cfg->nbuckets);
+	case OPT_PID:
+		return parse_pids(arg, cfg);
+	case OPT_EXE:
+		cfg->target_exe = arg;
+		return 0;
+	case OPT_NAME:
+		cfg->target_name = arg;
+		return 0;
+	case OPT_MAX_TARGETS:
+		return parse_int(arg, 1, KVS_MAX_TARGETS, &cfg->max_targets);
 	case OPT_INTERVAL:
 		return cli_parse_duration(arg, &cfg->discovery_interval_s) ||
-				       cfg->discovery_interval_s < 0.01
-			       ? -1
-			       : 0;
+			       cfg->discovery_interval_s < 0.01
+			   ? -1
+			   : 0;
 	case OPT_INFLIGHT_AGE:
-		return cli_parse_duration(arg, &cfg->inflight_max_age_s) || cfg->inflight_max_age_s < 1
-			       ? -1
-			       : 0;
-	case OPT_TRACE_TARGET: cfg->target_name = arg; return 0;
-	case OPT_TRACE_METHOD: cfg->trace_method = arg; return 0;
+		return cli_parse_duration(arg, &cfg->inflight_max_age_s) ||
+			       cfg->inflight_max_age_s < 1
+			   ? -1
+			   : 0;
+	case OPT_TRACE_TARGET:
+		cfg->target_name = arg;
+		return 0;
+	case OPT_TRACE_METHOD:
+		cfg->trace_method = arg;
+		return 0;
 	case OPT_TRACE_INTERVAL:
-		return cli_parse_duration(arg, &cfg->trace_interval_s) || cfg->trace_interval_s < 0.05
-			       ? -1
-			       : 0;
-	case OPT_TRACE_DURATION: return cli_parse_duration(arg, &cfg->trace_duration_s);
-	case OPT_TRACE_SLOW: return cli_parse_duration(arg, &cfg->trace_slow_s);
-	case OPT_TRACE_JSON: cfg->trace_json = true; return 0;
-	case 'h': cfg->command = CMD_HELP; return 0;
-	case OPT_VERSION: cfg->command = CMD_VERSION; return 0;
+		return cli_parse_duration(arg, &cfg->trace_interval_s) ||
+			       cfg->trace_interval_s < 0.05
+			   ? -1
+			   : 0;
+	case OPT_TRACE_DURATION:
+		return cli_parse_duration(arg, &cfg->trace_duration_s);
+	case OPT_TRACE_SLOW:
+		return cli_parse_duration(arg, &cfg->trace_slow_s);
+	case OPT_TRACE_JSON:
+		cfg->trace_json = true;
+		return 0;
+	case 'h':
+		cfg->command = CMD_HELP;
+		return 0;
+	case OPT_VERSION:
+		cfg->command = CMD_VERSION;
+		return 0;
 	}
 	return -1;
 }

@@ -74,7 +74,8 @@ static double now_seconds(void)
 
 static void sleep_seconds(double s)
 {
-	struct timespec ts = {.tv_sec = (time_t)s, .tv_nsec = (long)((s - (double)(time_t)s) * 1e9)};
+	struct timespec ts = {.tv_sec = (time_t)s,
+			      .tv_nsec = (long)((s - (double)(time_t)s) * 1e9)};
 
 	nanosleep(&ts, NULL); /* EINTR ends it early: the loop checks for a stop */
 }
@@ -110,8 +111,8 @@ static int start_http(struct daemon *d, const struct config *cfg)
 		log_msg(LOG_ERROR, "cannot serve metrics", "err", err, NULL);
 		return -1;
 	}
-	log_msg(LOG_INFO, "listening", "address", cfg->listen_address, "path",
-		cfg->telemetry_path, NULL);
+	log_msg(LOG_INFO, "listening", "address", cfg->listen_address, "path", cfg->telemetry_path,
+		NULL);
 	return 0;
 }
 

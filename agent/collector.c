@@ -16,17 +16,17 @@
 #define MAX_STATUSES 32
 
 static const char *const gauge_metric[KVS_GAUGE_COUNT] = {
-	[KVS_GAUGE_RAFT_TERM] = "kvstore_raft_term",
-	[KVS_GAUGE_RAFT_COMMIT_INDEX] = "kvstore_raft_commit_index",
-	[KVS_GAUGE_STORAGE_SIZE] = "kvstore_storage_size_bytes",
+    [KVS_GAUGE_RAFT_TERM] = "kvstore_raft_term",
+    [KVS_GAUGE_RAFT_COMMIT_INDEX] = "kvstore_raft_commit_index",
+    [KVS_GAUGE_STORAGE_SIZE] = "kvstore_storage_size_bytes",
 };
 
 static const char *const lost_names[KVS_LOST_COUNT] = {
-	[KVS_LOST_INFLIGHT_FULL] = "inflight_full",
-	[KVS_LOST_READ_FAULT] = "read_fault",
-	[KVS_LOST_STALE] = "stale",
-	[KVS_LOST_UNMATCHED] = "unmatched_end",
-	[KVS_LOST_RING_FULL] = "ring_full",
+    [KVS_LOST_INFLIGHT_FULL] = "inflight_full",
+    [KVS_LOST_READ_FAULT] = "read_fault",
+    [KVS_LOST_STALE] = "stale",
+    [KVS_LOST_UNMATCHED] = "unmatched_end",
+    [KVS_LOST_RING_FULL] = "ring_full",
 };
 
 struct render {
@@ -95,7 +95,8 @@ static void write_requests(struct render *r, int slot, const struct target *tg)
 
 		if (!method_shown(r, slot, p, m))
 			continue;
-		status_add(&sums, status_of(p, 0), 0); /* the success series exists from the start */
+		status_add(&sums, status_of(p, 0),
+			   0); /* the success series exists from the start */
 		for (size_t i = 0; i < r->snap->nstats; i++) {
 			const struct stat_entry *e = &r->snap->stats[i];
 
@@ -104,8 +105,8 @@ static void write_requests(struct render *r, int slot, const struct target *tg)
 		}
 		for (int s = 0; s < sums.n; s++) {
 			snprintf(status, sizeof(status), "%d", sums.status[s]);
-			struct label l[] = {{"target", tg->name}, {"method", p->methods[m]},
-					    {"status", status}};
+			struct label l[] = {
+			    {"target", tg->name}, {"method", p->methods[m]}, {"status", status}};
 
 			expo__sample_u64(r->out, "kvstore_requests_total", l, 3, sums.count[s]);
 		}
@@ -173,10 +174,12 @@ static void write_storage_ops(struct render *r, int slot, const struct target *t
 				counts[e->key.code ? 1 : 0] += e->val.count;
 		}
 		for (int s = 0; s < 2; s++) {
-			struct label l[] = {{"target", tg->name}, {"operation", p->operations[op]},
+			struct label l[] = {{"target", tg->name},
+					    {"operation", p->operations[op]},
 					    {"status", status[s]}};
 
-			expo__sample_u64(r->out, "kvstore_storage_operations_total", l, 3, counts[s]);
+			expo__sample_u64(r->out, "kvstore_storage_operations_total", l, 3,
+					 counts[s]);
 		}
 	}
 }
@@ -281,9 +284,12 @@ static void write_info(struct render *r, int slot, const struct target *tg)
 
 	(void)slot;
 	snprintf(pid, sizeof(pid), "%d", (int)tg->pid);
-	struct label l[] = {{"target", tg->name},	      {"pid", pid},
-			    {"exe", tg->exe},		      {"version", tg->version},
-			    {"store", tg->profile->store}, {"profile", tg->profile->name}};
+	struct label l[] = {{"target", tg->name},
+			    {"pid", pid},
+			    {"exe", tg->exe},
+			    {"version", tg->version},
+			    {"store", tg->profile->store},
+			    {"profile", tg->profile->name}};
 
 	expo__sample_u64(r->out, "kvstore_target_info", l, 6, 1);
 }
@@ -336,27 +342,25 @@ static const struct family {
 	const char *name, *type, *help;
 	target_writer fn;
 } target_families[] = {
-	{"kvstore_requests_total", "counter", "Client requests handled, by method and status.",
-	 write_requests},
-	{"kvstore_request_duration_seconds", "histogram",
-	 "Time the store took to handle a request, in seconds.", write_durations},
-	{"kvstore_request_disk_wait_seconds_total", "counter",
-	 "Time requests spent waiting for disk syncs on their own task, in seconds.",
-	 write_disk_wait},
-	{"kvstore_storage_operations_total", "counter", "Storage operations, by operation and status.",
-	 write_storage_ops},
-	{"kvstore_storage_size_bytes", "gauge", "Size of the backend database, in bytes.",
-	 gauge_writer_size},
-	{"kvstore_raft_term", "gauge", "Current Raft term of the member.", gauge_writer_term},
-	{"kvstore_raft_commit_index", "gauge", "Raft commit index of the member.",
-	 gauge_writer_commit},
-	{"kvstore_raft_leader_elections_total", "counter", "Leader changes this member has seen.",
-	 write_elections},
-	{"kvstore_raft_leader", "gauge", "1 while this member is the Raft leader.", write_leader},
-	{"kvstore_target_info", "gauge", "What each watched store process is.", write_info},
-	{"kvstore_target_up", "gauge", "1 while the watched store process runs.", write_up},
-	{"kvscope_target_attached", "gauge", "1 while kvscope's probes are attached to the target.",
-	 write_attached},
+    {"kvstore_requests_total", "counter", "Client requests handled, by method and status.",
+     write_requests},
+    {"kvstore_request_duration_seconds", "histogram",
+     "Time the store took to handle a request, in seconds.", write_durations},
+    {"kvstore_request_disk_wait_seconds_total", "counter",
+     "Time requests spent waiting for disk syncs on their own task, in seconds.", write_disk_wait},
+    {"kvstore_storage_operations_total", "counter", "Storage operations, by operation and status.",
+     write_storage_ops},
+    {"kvstore_storage_size_bytes", "gauge", "Size of the backend database, in bytes.",
+     gauge_writer_size},
+    {"kvstore_raft_term", "gauge", "Current Raft term of the member.", gauge_writer_term},
+    {"kvstore_raft_commit_index", "gauge", "Raft commit index of the member.", gauge_writer_commit},
+    {"kvstore_raft_leader_elections_total", "counter", "Leader changes this member has seen.",
+     write_elections},
+    {"kvstore_raft_leader", "gauge", "1 while this member is the Raft leader.", write_leader},
+    {"kvstore_target_info", "gauge", "What each watched store process is.", write_info},
+    {"kvstore_target_up", "gauge", "1 while the watched store process runs.", write_up},
+    {"kvscope_target_attached", "gauge", "1 while kvscope's probes are attached to the target.",
+     write_attached},
 };
 
 static void write_self(struct render *r)
@@ -437,7 +441,8 @@ void collector__render(void *ctx, struct expo *out)
 	expo__family(out, "kvscope_scrape_success", "gauge",
 		     "1 when every BPF map was read for this scrape.");
 	expo__sample_u64(out, "kvscope_scrape_success", NULL, 0, snap_rc == 0);
-	expo__family(out, "kvscope_series", "gauge", "Series in this exposition, this one included.");
+	expo__family(out, "kvscope_series", "gauge",
+		     "Series in this exposition, this one included.");
 	expo__sample_u64(out, "kvscope_series", NULL, 0, count_series(out) + 2);
 	expo__family(out, "kvscope_scrape_duration_seconds", "gauge",
 		     "Time this scrape took to collect, in seconds.");

@@ -15,7 +15,7 @@ struct collector {
 	struct target_table *targets;
 	struct bpf_maps maps;
 	struct disk_ctx *disk; /* NULL when no syscall hook is available */
-	const double *bounds; /* histogram bounds, seconds */
+	const double *bounds;  /* histogram bounds, seconds */
 	int nbounds;
 	const char *procfs;
 };

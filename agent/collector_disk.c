@@ -44,11 +44,13 @@ static void write_syncs(const struct collector *c, struct expo *out, const struc
 static void write_bytes(const struct collector *c, struct expo *out, const struct disk_entry *e,
 			size_t n, bool writes)
 {
-	const char *name = writes ? "kvstore_disk_written_bytes_total" : "kvstore_disk_read_bytes_total";
+	const char *name =
+	    writes ? "kvstore_disk_written_bytes_total" : "kvstore_disk_read_bytes_total";
 
 	expo__family(out, name, "counter",
-		     writes ? "Bytes the store wrote with write, pwrite64 and writev, by file class."
-			    : "Bytes the store read with read, pread64 and readv, by file class.");
+		     writes
+			 ? "Bytes the store wrote with write, pwrite64 and writev, by file class."
+			 : "Bytes the store read with read, pread64 and readv, by file class.");
 	for (unsigned slot = 0; slot < KVS_MAX_TARGETS; slot++) {
 		const struct target *tg = target_of(c, slot);
 
@@ -60,8 +62,8 @@ static void write_bytes(const struct collector *c, struct expo *out, const struc
 				const struct kvs_disk_key *k = &e[i].key;
 				bool is_write = KVS_SC_IS_WRITE(k->syscall);
 
-				if (k->target != slot || k->class != cls || KVS_SC_IS_SYNC(k->syscall) ||
-				    is_write != writes)
+				if (k->target != slot || k->class != cls ||
+				    KVS_SC_IS_SYNC(k->syscall) || is_write != writes)
 					continue;
 				bytes += e[i].val.bytes;
 				seen = true;

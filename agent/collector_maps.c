@@ -11,7 +11,8 @@
 void stat_sum_percpu(struct kvs_stat *sum, const void *percpu, int ncpu, size_t stride)
 {
 	for (int c = 0; c < ncpu; c++) {
-		const struct kvs_stat *v = (const void *)((const char *)percpu + (size_t)c * stride);
+		const struct kvs_stat *v =
+		    (const void *)((const char *)percpu + (size_t)c * stride);
 
 		sum->count += v->count;
 		sum->sum_ns += v->sum_ns;

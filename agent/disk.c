@@ -20,11 +20,15 @@ struct disk_ctx {
 };
 
 static const char *const syscall_names[KVS_SC_COUNT] = {
-	[KVS_SC_FSYNC] = "fsync",	  [KVS_SC_FDATASYNC] = "fdatasync",
-	[KVS_SC_SYNC_FILE_RANGE] = "sync_file_range",
-	[KVS_SC_WRITE] = "write",	  [KVS_SC_PWRITE64] = "pwrite64",
-	[KVS_SC_WRITEV] = "writev",	  [KVS_SC_READ] = "read",
-	[KVS_SC_PREAD64] = "pread64",	  [KVS_SC_READV] = "readv",
+    [KVS_SC_FSYNC] = "fsync",
+    [KVS_SC_FDATASYNC] = "fdatasync",
+    [KVS_SC_SYNC_FILE_RANGE] = "sync_file_range",
+    [KVS_SC_WRITE] = "write",
+    [KVS_SC_PWRITE64] = "pwrite64",
+    [KVS_SC_WRITEV] = "writev",
+    [KVS_SC_READ] = "read",
+    [KVS_SC_PREAD64] = "pread64",
+    [KVS_SC_READV] = "readv",
 };
 
 const char *disk__syscall_name(unsigned sc)
@@ -46,10 +50,14 @@ static bool prog_in_hook(const char *name, enum syscall_hook hook)
 	case HOOK_FENTRY:
 		return (!strncmp(name, "fentry_", 7) || !strncmp(name, "fexit_", 6)) &&
 		       strcmp(name, "fentry_trial") != 0;
-	case HOOK_KSYSCALL: return !strncmp(name, "ksys_", 5) || !strncmp(name, "kretsys_", 8);
-	case HOOK_TRACEPOINT: return !strncmp(name, "tp_", 3);
-	case HOOK_RAW_TP: return !strncmp(name, "raw_sys_", 8);
-	default: return false;
+	case HOOK_KSYSCALL:
+		return !strncmp(name, "ksys_", 5) || !strncmp(name, "kretsys_", 8);
+	case HOOK_TRACEPOINT:
+		return !strncmp(name, "tp_", 3);
+	case HOOK_RAW_TP:
+		return !strncmp(name, "raw_sys_", 8);
+	default:
+		return false;
 	}
 }
 
@@ -85,7 +93,7 @@ int disk__open(struct attach_ctx *ac, enum syscall_hook hook, struct disk_ctx **
 		goto free_ctx;
 	}
 	bpf_object__for_each_program(prog, dc->skel->obj)
-		bpf_program__set_autoload(prog, prog_in_hook(bpf_program__name(prog), hook));
+	    bpf_program__set_autoload(prog, prog_in_hook(bpf_program__name(prog), hook));
 	rc = share_maps(dc->skel, ac);
 	if (!rc)
 		rc = syscalls_bpf__load(dc->skel);
@@ -234,7 +242,8 @@ int disk__snapshot(const struct disk_ctx *dc, struct disk_entry **out, size_t *n
 		if (bpf_map_lookup_elem(fd, &key, percpu))
 			continue;
 		if (*n == cap) {
-			struct disk_entry *grown = realloc(arr, (cap = cap ? cap * 2 : 32) * sizeof(*arr));
+			struct disk_entry *grown =
+			    realloc(arr, (cap = cap ? cap * 2 : 32) * sizeof(*arr));
 
 			if (!grown)
 				break;
@@ -245,7 +254,8 @@ int disk__snapshot(const struct disk_ctx *dc, struct disk_entry **out, size_t *n
 		memset(e, 0, sizeof(*e));
 		e->key = key;
 		for (int c = 0; c < ncpu; c++) {
-			const struct kvs_disk_stat *v = (const void *)((char *)percpu + (size_t)c * stride);
+			const struct kvs_disk_stat *v =
+			    (const void *)((char *)percpu + (size_t)c * stride);
 
 			e->val.count += v->count;
 			e->val.sum_ns += v->sum_ns;

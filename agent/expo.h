@@ -28,16 +28,15 @@ void expo__family(struct expo *e, const char *name, const char *type, const char
 /* `name{labels} value`; label values are escaped; integers print exactly. */
 void expo__sample(struct expo *e, const char *name, const struct label *labels, size_t nlabels,
 		  double value);
-void expo__sample_u64(struct expo *e, const char *name, const struct label *labels,
-		      size_t nlabels, uint64_t value);
+void expo__sample_u64(struct expo *e, const char *name, const struct label *labels, size_t nlabels,
+		      uint64_t value);
 
 /*
  * The _bucket/_sum/_count series of one histogram. `bounds` holds nbounds
  * finite upper bounds (seconds, ascending); `counts` holds nbounds + 1
  * non-cumulative counts, the last one for +Inf; _count is their total.
  */
-void expo__histogram(struct expo *e, const char *name, const struct label *labels,
-		     size_t nlabels, const double *bounds, size_t nbounds, const uint64_t *counts,
-		     double sum);
+void expo__histogram(struct expo *e, const char *name, const struct label *labels, size_t nlabels,
+		     const double *bounds, size_t nbounds, const uint64_t *counts, double sum);
 
 #endif

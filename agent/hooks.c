@@ -15,11 +15,11 @@
 #define TRACEFS_MAGIC 0x74726163
 
 static const char *const hook_names[] = {
-	[HOOK_NONE] = "none",
-	[HOOK_FENTRY] = "fentry",
-	[HOOK_KSYSCALL] = "ksyscall",
-	[HOOK_TRACEPOINT] = "tracepoint",
-	[HOOK_RAW_TP] = "raw_tracepoint",
+    [HOOK_NONE] = "none",
+    [HOOK_FENTRY] = "fentry",
+    [HOOK_KSYSCALL] = "ksyscall",
+    [HOOK_TRACEPOINT] = "tracepoint",
+    [HOOK_RAW_TP] = "raw_tracepoint",
 };
 
 const char *hooks__name(enum syscall_hook h)
@@ -43,7 +43,8 @@ enum syscall_hook hooks__choose(const struct kernel_features *f)
 const char *hooks__blocker(const struct kernel_features *f)
 {
 	if (!f->btf)
-		return "no kernel BTF (/sys/kernel/btf/vmlinux): CO-RE programs cannot be relocated";
+		return "no kernel BTF (/sys/kernel/btf/vmlinux): CO-RE programs cannot be "
+		       "relocated";
 	if (!f->uprobe)
 		return "no uprobe support in this kernel";
 	if (!f->attach_cookie)
@@ -77,7 +78,7 @@ static bool fentry_works(void)
 	if (!skel)
 		return false;
 	bpf_object__for_each_program(prog, skel->obj)
-		bpf_program__set_autoload(prog, prog == skel->progs.fentry_trial);
+	    bpf_program__set_autoload(prog, prog == skel->progs.fentry_trial);
 	if (syscalls_bpf__load(skel) == 0) {
 		link = bpf_program__attach(skel->progs.fentry_trial);
 		ok = link != NULL;
@@ -110,7 +111,7 @@ void hooks__probe(struct kernel_features *f)
 	f->tracefs = tracefs_ready();
 	f->syscall_tp = f->tracefs && exists(TRACEFS "/events/syscalls/sys_enter_fdatasync/id");
 	f->attach_cookie =
-		libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_get_attach_cookie, NULL) == 1;
+	    libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_get_attach_cookie, NULL) == 1;
 	f->raw_tp = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_RAW_TRACEPOINT, NULL) == 1;
 	f->ringbuf = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) == 1;
 	f->bpf_stats = exists("/proc/sys/kernel/bpf_stats_enabled");
@@ -145,6 +146,7 @@ void hooks__print(FILE *out, const struct kernel_features *f)
 	fprintf(out, "  %-34s %s\n", "disk syscalls", hooks__name(hooks__choose(f)));
 	fprintf(out, "  %-34s %s\n", "process events",
 		f->ringbuf && f->tracefs ? "sched tracepoints" : "procfs polling");
-	fprintf(out, "verdict: %s%s\n", blocker ? "kvscope cannot run here: " : "kvscope can run here",
+	fprintf(out, "verdict: %s%s\n",
+		blocker ? "kvscope cannot run here: " : "kvscope can run here",
 		blocker ? blocker : "");
 }

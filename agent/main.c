@@ -17,10 +17,10 @@ static const struct cmd {
 	enum cli_command command;
 	int (*run)(const struct config *cfg);
 } cmds[] = {
-	{CMD_RUN, cmd_run},
-	{CMD_PROBES, cmd_probes},
-	{CMD_CHECK, cmd_check},
-	{CMD_TRACE, cmd_trace},
+    {CMD_RUN, cmd_run},
+    {CMD_PROBES, cmd_probes},
+    {CMD_CHECK, cmd_check},
+    {CMD_TRACE, cmd_trace},
 };
 
 int main(int argc, char **argv)

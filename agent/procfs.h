@@ -16,8 +16,8 @@ struct proc_ident {
 	pid_t pid;
 	uint64_t start_time; /* clock ticks after boot: tells a reused pid apart */
 	char comm[32];
-	char exe[4096];	     /* readlink of exe, as the process's mount namespace sees it */
-	char exe_link[64];   /* "<procfs>/<pid>/exe": opens the binary in any namespace */
+	char exe[4096];	   /* readlink of exe, as the process's mount namespace sees it */
+	char exe_link[64]; /* "<procfs>/<pid>/exe": opens the binary in any namespace */
 	dev_t exe_dev;
 	ino_t exe_ino;
 };

@@ -19,9 +19,9 @@
 #define STATUS_MAX	    599
 #define STATUS_DEFAULT	    500
 
-static const char *const root_keys[] = {"format",  "name",	  "store",   "language",   "match",
-					"version", "target_name", "methods", "operations", "status",
-					"raft",	   "files",	  "probes",  "storage_size", NULL};
+static const char *const root_keys[] = {
+    "format",	  "name",   "store", "language", "match",  "version",	   "target_name", "methods",
+    "operations", "status", "raft",  "files",	 "probes", "storage_size", NULL};
 static const char *const match_keys[] = {"go_module", "version_regex", "symbols", NULL};
 static const char *const version_keys[] = {"go_string", "c_string", NULL};
 static const char *const target_name_keys[] = {"flag", "env", NULL};
@@ -277,7 +277,8 @@ static int parse_storage_size(struct profile_doc *d, const yaml_node_t *root, st
 		/* relative, and never upwards: sizes are read below the process's cwd */
 		if (strchr(p->size_files[i], '/') || !strcmp(p->size_files[i], "..") ||
 		    !strcmp(p->size_files[i], "."))
-			return profile_doc__error(d, files, "storage_size.files: %s must name a file "
+			return profile_doc__error(d, files,
+						  "storage_size.files: %s must name a file "
 						  "or directory in the working directory",
 						  p->size_files[i]);
 	}
@@ -407,8 +408,10 @@ static int parse_probes(struct profile_doc *d, const yaml_node_t *root, struct p
 		/* names read at run time need a bounded home for the unlisted ones */
 		if (p->probes[i].role == KVS_ROLE_REQUEST_START && p->probes[i].has_value &&
 		    profile__other_method(p) < 0)
-			return profile_doc__error(d, item, "probe %d: a method read at run time "
-						  "needs \"other\" in methods", i + 1);
+			return profile_doc__error(d, item,
+						  "probe %d: a method read at run time "
+						  "needs \"other\" in methods",
+						  i + 1);
 	}
 	return 0;
 }

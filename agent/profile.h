@@ -36,15 +36,16 @@ struct profile_probe {
 	char *callee;	 /* PROFILE_SITE_CALL_RETURN */
 	uint64_t offset; /* PROFILE_SITE_OFFSET */
 	enum kvs_role role;
-	int label;	      /* method (requests) or operation (storage) index; -1 none */
-	bool has_value;	      /* request_end: code; storage_op: error; leader_change: cond */
+	int label;	/* method (requests) or operation (storage) index; -1 none */
+	bool has_value; /* request_end: code; storage_op: error; leader_change: cond */
 	struct kvs_read value;
 	int nreads; /* gauges */
 	struct kvs_read reads[KVS_MAX_READS];
 };
 
 struct profile_file_rule {
-	char *glob;  /* fnmatch(3) pattern on the path below the data dir, e.g. member/wal/ then *.wal */
+	char *glob;  /* fnmatch(3) pattern on the path below the data dir, e.g. member/wal/ then
+			*.wal */
 	char *class; /* "wal", "db", "snap", ... */
 };
 

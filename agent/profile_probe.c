@@ -112,9 +112,9 @@ static int parse_string_kind(struct profile_doc *d, const yaml_node_t *n, const 
 		const char *name;
 		__u8 flags;
 	} kinds[] = {
-		{"text", KVS_READ_STRING},
-		{"lowercase", KVS_READ_STRING | KVS_READ_LOWER},
-		{"error_word", KVS_READ_STRING | KVS_READ_WORD | KVS_READ_DASH},
+	    {"text", KVS_READ_STRING},
+	    {"lowercase", KVS_READ_STRING | KVS_READ_LOWER},
+	    {"error_word", KVS_READ_STRING | KVS_READ_WORD | KVS_READ_DASH},
 	};
 	const char *name;
 	char q[80];
@@ -127,8 +127,10 @@ static int parse_string_kind(struct profile_doc *d, const yaml_node_t *n, const 
 			return 0;
 		}
 	}
-	return profile_doc__error(d, n, "%s: unknown string kind %s (expected text, lowercase or "
-				  "error_word)", what, profile_doc__quote(name, q, sizeof(q)));
+	return profile_doc__error(d, n,
+				  "%s: unknown string kind %s (expected text, lowercase or "
+				  "error_word)",
+				  what, profile_doc__quote(name, q, sizeof(q)));
 }
 
 typedef int (*read_field_fn)(struct profile_doc *d, const yaml_node_t *n, const char *what,
@@ -325,12 +327,15 @@ static int parse_meaning(struct profile_doc *d, const struct profile *p, const y
 		pr->has_value = true;
 	}
 	if (pr->role == KVS_ROLE_REQUEST_START && !method == !value)
-		return profile_doc__error(d, n, "role request_start needs exactly one of method, "
+		return profile_doc__error(d, n,
+					  "role request_start needs exactly one of method, "
 					  "value (a string naming the method)");
 	if ((pr->role == KVS_ROLE_REQUEST_ERROR || (pr->role == KVS_ROLE_REQUEST_START && value)) &&
 	    !(pr->value.flags & KVS_READ_STRING))
-		return profile_doc__error(d, value, "value: role %s reads a string: give string: "
-					  "text, lowercase or error_word", profile_role_name(pr->role));
+		return profile_doc__error(d, value,
+					  "value: role %s reads a string: give string: "
+					  "text, lowercase or error_word",
+					  profile_role_name(pr->role));
 	return reads ? parse_reads(d, reads, pr) : 0;
 }
 

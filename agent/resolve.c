@@ -7,7 +7,7 @@
 
 #include "resolve.h"
 
-#define MAX_FUNC_BYTES (256 * 1024)
+#define MAX_FUNC_BYTES	    (256 * 1024)
 #define MAX_SITES_PER_PROBE 64
 
 static bool regex_matches(const char *pattern, const char *s)

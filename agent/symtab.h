@@ -11,12 +11,12 @@
 #include <stdint.h>
 
 struct binary_info {
-	char go_version[32];	  /* "go1.19.8"; empty for a non-Go binary */
-	char module_path[256];	  /* main module (buildinfo "path"), may be empty */
-	char module_version[64];  /* main module version, "(devel)" or empty */
-	int pclntab_version;	  /* 116, 118, 120, 12 (Go 1.2-1.15) or 0 when none */
-	bool has_symtab;	  /* .symtab present */
-	bool pie;		  /* ET_DYN */
+	char go_version[32];	 /* "go1.19.8"; empty for a non-Go binary */
+	char module_path[256];	 /* main module (buildinfo "path"), may be empty */
+	char module_version[64]; /* main module version, "(devel)" or empty */
+	int pclntab_version;	 /* 116, 118, 120, 12 (Go 1.2-1.15) or 0 when none */
+	bool has_symtab;	 /* .symtab present */
+	bool pie;		 /* ET_DYN */
 };
 
 struct func_sym {

@@ -10,10 +10,10 @@
 #define ARGS_MAX (256 * 1024)
 
 static const char *const attach_error_names[] = {
-	[ATTACH_ERR_UNSUPPORTED] = "unsupported_binary",
-	[ATTACH_ERR_PROBE] = "probe_failed",
-	[ATTACH_ERR_GONE] = "process_gone",
-	[ATTACH_ERR_LIMIT] = "too_many_targets",
+    [ATTACH_ERR_UNSUPPORTED] = "unsupported_binary",
+    [ATTACH_ERR_PROBE] = "probe_failed",
+    [ATTACH_ERR_GONE] = "process_gone",
+    [ATTACH_ERR_LIMIT] = "too_many_targets",
 };
 
 const char *attach_error_name(enum attach_error e)
@@ -25,8 +25,8 @@ void target_table__init(struct target_table *t, int max_targets)
 {
 	memset(t, 0, sizeof(*t));
 	pthread_mutex_init(&t->lock, NULL);
-	t->max_targets = max_targets > 0 && max_targets <= KVS_MAX_TARGETS ? max_targets
-									   : KVS_MAX_TARGETS;
+	t->max_targets =
+	    max_targets > 0 && max_targets <= KVS_MAX_TARGETS ? max_targets : KVS_MAX_TARGETS;
 }
 
 void target_name_of(const char *procfs, const struct profile *p, const struct proc_ident *id,
@@ -210,8 +210,8 @@ static int consider_pid(pid_t pid, void *ctx)
 
 	if (pid == d->self || find_alive_pid(d->table, pid))
 		return 0;
-	if (d->filter.npids > 0 && !filter_allows(&d->filter, &(struct proc_ident){.pid = pid},
-						   NULL))
+	if (d->filter.npids > 0 &&
+	    !filter_allows(&d->filter, &(struct proc_ident){.pid = pid}, NULL))
 		return 0;
 	if (procfs_ident(d->procfs, pid, &id))
 		return 0;

@@ -73,7 +73,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, KVS_MAX_TARGETS * KVS_GAUGE_COUNT);
+	__uint(max_entries, KVS_MAX_TARGETS *KVS_GAUGE_COUNT);
 	__type(key, struct kvs_gauge_key);
 	__type(value, struct kvs_gauge_val);
 } gauges SEC(".maps");
@@ -104,22 +104,38 @@ static __always_inline void count_lost(__u32 reason)
 static __always_inline __u64 reg_value(struct pt_regs *regs, __u8 reg)
 {
 	switch (reg) {
-	case KVS_REG_RAX: return regs->ax;
-	case KVS_REG_RBX: return regs->bx;
-	case KVS_REG_RCX: return regs->cx;
-	case KVS_REG_RDX: return regs->dx;
-	case KVS_REG_RSI: return regs->si;
-	case KVS_REG_RDI: return regs->di;
-	case KVS_REG_RBP: return regs->bp;
-	case KVS_REG_RSP: return regs->sp;
-	case KVS_REG_R8: return regs->r8;
-	case KVS_REG_R9: return regs->r9;
-	case KVS_REG_R10: return regs->r10;
-	case KVS_REG_R11: return regs->r11;
-	case KVS_REG_R12: return regs->r12;
-	case KVS_REG_R13: return regs->r13;
-	case KVS_REG_R14: return regs->r14;
-	case KVS_REG_R15: return regs->r15;
+	case KVS_REG_RAX:
+		return regs->ax;
+	case KVS_REG_RBX:
+		return regs->bx;
+	case KVS_REG_RCX:
+		return regs->cx;
+	case KVS_REG_RDX:
+		return regs->dx;
+	case KVS_REG_RSI:
+		return regs->si;
+	case KVS_REG_RDI:
+		return regs->di;
+	case KVS_REG_RBP:
+		return regs->bp;
+	case KVS_REG_RSP:
+		return regs->sp;
+	case KVS_REG_R8:
+		return regs->r8;
+	case KVS_REG_R9:
+		return regs->r9;
+	case KVS_REG_R10:
+		return regs->r10;
+	case KVS_REG_R11:
+		return regs->r11;
+	case KVS_REG_R12:
+		return regs->r12;
+	case KVS_REG_R13:
+		return regs->r13;
+	case KVS_REG_R14:
+		return regs->r14;
+	case KVS_REG_R15:
+		return regs->r15;
 	}
 	return 0;
 }
@@ -127,9 +143,12 @@ static __always_inline __u64 reg_value(struct pt_regs *regs, __u8 reg)
 static __always_inline __u64 mask_to_size(__u64 v, __u8 size)
 {
 	switch (size) {
-	case 1: return v & 0xff;
-	case 2: return v & 0xffff;
-	case 4: return v & 0xffffffff;
+	case 1:
+		return v & 0xff;
+	case 2:
+		return v & 0xffff;
+	case 4:
+		return v & 0xffffffff;
 	}
 	return v;
 }
@@ -139,9 +158,12 @@ static __always_inline int load_user(__u64 addr, __u8 size, __u64 *out)
 {
 	*out = 0;
 	switch (size) {
-	case 1: return bpf_probe_read_user(out, 1, (void *)addr);
-	case 2: return bpf_probe_read_user(out, 2, (void *)addr);
-	case 4: return bpf_probe_read_user(out, 4, (void *)addr);
+	case 1:
+		return bpf_probe_read_user(out, 1, (void *)addr);
+	case 2:
+		return bpf_probe_read_user(out, 2, (void *)addr);
+	case 4:
+		return bpf_probe_read_user(out, 4, (void *)addr);
 	}
 	return bpf_probe_read_user(out, 8, (void *)addr);
 }
@@ -255,22 +277,22 @@ static __always_inline void request_start(struct pt_regs *regs, const struct kvs
 {
 	struct kvs_inflight_key key;
 	struct kvs_inflight val = {
-		.start_ns = bpf_ktime_get_ns(),
-		.target = w->target,
-		.method = site->label,
+	    .start_ns = bpf_ktime_get_ns(),
+	    .target = w->target,
+	    .method = site->label,
 	};
 
 	/* a method named by the store at run time; site->label is then "other" */
 	if (site->has_value && (site->value.flags & KVS_READ_STRING))
-		val.method = lookup_label(regs, &site->value, w->profile, KVS_LABEL_METHOD,
-					  site->label);
+		val.method =
+		    lookup_label(regs, &site->value, w->profile, KVS_LABEL_METHOD, site->label);
 	inflight_key(regs, site, &key);
 	if (bpf_map_update_elem(&inflight, &key, &val, BPF_ANY))
 		count_lost(KVS_LOST_INFLIGHT_FULL);
 }
 
 static __always_inline void emit_slow(const struct kvs_stat_key *sk, __u32 tgid, __u64 ns,
-					  __u64 disk_ns, __u64 offcpu_ns)
+				      __u64 disk_ns, __u64 offcpu_ns)
 {
 	struct kvs_slow_event *e = bpf_ringbuf_reserve(&slow_events, sizeof(*e), 0);
 
@@ -305,8 +327,8 @@ static __always_inline void request_end(struct pt_regs *regs, const struct kvs_s
 	}
 	__u64 ns = bpf_ktime_get_ns() - req->start_ns;
 	__u64 disk_ns = req->disk_ns;
-	struct kvs_stat_key sk = {.target = req->target, .kind = KVS_STAT_REQUEST,
-				  .label = req->method};
+	struct kvs_stat_key sk = {
+	    .target = req->target, .kind = KVS_STAT_REQUEST, .label = req->method};
 
 	__u64 offcpu_ns = req->offcpu_ns;
 
@@ -338,8 +360,7 @@ static __always_inline void request_error(struct pt_regs *regs, const struct kvs
 static __always_inline void storage_op(struct pt_regs *regs, const struct kvs_site *site,
 				       __u16 target)
 {
-	struct kvs_stat_key sk = {.target = target, .kind = KVS_STAT_STORAGE,
-				  .label = site->label};
+	struct kvs_stat_key sk = {.target = target, .kind = KVS_STAT_STORAGE, .label = site->label};
 	__u64 err = 0;
 
 	if (site->has_value && read_value(regs, &site->value, &err))

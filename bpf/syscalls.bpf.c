@@ -273,15 +273,24 @@ __noinline int on_exit(long ret)
 static __always_inline int syscall_of(long nr)
 {
 	switch (nr) {
-	case 74: return KVS_SC_FSYNC;
-	case 75: return KVS_SC_FDATASYNC;
-	case 277: return KVS_SC_SYNC_FILE_RANGE;
-	case 1: return KVS_SC_WRITE;
-	case 18: return KVS_SC_PWRITE64;
-	case 20: return KVS_SC_WRITEV;
-	case 0: return KVS_SC_READ;
-	case 17: return KVS_SC_PREAD64;
-	case 19: return KVS_SC_READV;
+	case 74:
+		return KVS_SC_FSYNC;
+	case 75:
+		return KVS_SC_FDATASYNC;
+	case 277:
+		return KVS_SC_SYNC_FILE_RANGE;
+	case 1:
+		return KVS_SC_WRITE;
+	case 18:
+		return KVS_SC_PWRITE64;
+	case 20:
+		return KVS_SC_WRITEV;
+	case 0:
+		return KVS_SC_READ;
+	case 17:
+		return KVS_SC_PREAD64;
+	case 19:
+		return KVS_SC_READV;
 	}
 	return -1;
 }
@@ -332,11 +341,11 @@ static __always_inline int syscall_of(long nr)
 	}
 
 #define ALL_CALLS(pair)                                                                            \
-	pair(fsync, KVS_SC_FSYNC) pair(fdatasync, KVS_SC_FDATASYNC)                               \
-		pair(sync_file_range, KVS_SC_SYNC_FILE_RANGE) pair(write, KVS_SC_WRITE)            \
-			pair(pwrite64, KVS_SC_PWRITE64) pair(writev, KVS_SC_WRITEV)                \
-				pair(read, KVS_SC_READ) pair(pread64, KVS_SC_PREAD64)              \
-					pair(readv, KVS_SC_READV)
+	pair(fsync, KVS_SC_FSYNC) pair(fdatasync, KVS_SC_FDATASYNC)                                \
+	    pair(sync_file_range, KVS_SC_SYNC_FILE_RANGE) pair(write, KVS_SC_WRITE)                \
+		pair(pwrite64, KVS_SC_PWRITE64) pair(writev, KVS_SC_WRITEV)                        \
+		    pair(read, KVS_SC_READ) pair(pread64, KVS_SC_PREAD64)                          \
+			pair(readv, KVS_SC_READV)
 
 ALL_CALLS(TP_PAIR)
 ALL_CALLS(FENTRY_PAIR)

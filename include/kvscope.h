@@ -8,14 +8,14 @@
 #ifndef KVSCOPE_H
 #define KVSCOPE_H
 
-#define KVS_MAX_BUCKETS 32 /* finite histogram bounds; +Inf is one more slot */
-#define KVS_MAX_DEREF	4  /* pointer hops from a register to a value */
-#define KVS_MAX_READS	4  /* values one gauge site can read */
-#define KVS_MAX_SITES	1024
-#define KVS_MAX_TARGETS 256
-#define KVS_MAX_LABELS	256 /* methods or storage operations per profile */
-#define KVS_MAX_CODES	64 /* status codes kept apart; larger ones fold */
-#define KVS_CODE_OTHER	(KVS_MAX_CODES - 1)
+#define KVS_MAX_BUCKETS	 32 /* finite histogram bounds; +Inf is one more slot */
+#define KVS_MAX_DEREF	 4  /* pointer hops from a register to a value */
+#define KVS_MAX_READS	 4  /* values one gauge site can read */
+#define KVS_MAX_SITES	 1024
+#define KVS_MAX_TARGETS	 256
+#define KVS_MAX_LABELS	 256 /* methods or storage operations per profile */
+#define KVS_MAX_CODES	 64  /* status codes kept apart; larger ones fold */
+#define KVS_CODE_OTHER	 (KVS_MAX_CODES - 1)
 #define KVS_INFLIGHT_MAX 16384
 #define KVS_MAX_WATCHED	 4096
 
@@ -128,8 +128,8 @@ struct kvs_watch {
  * the target comes from the `watched` map, not from the site.
  */
 struct kvs_site {
-	__u32 role;    /* enum kvs_role */
-	__u16 label;   /* method or storage operation index */
+	__u32 role;  /* enum kvs_role */
+	__u16 label; /* method or storage operation index */
 	__u16 pad0;
 	__u8 task_reg; /* goroutine register for Go; KVS_REG_NONE keys by thread */
 	__u8 nreads;
@@ -151,7 +151,7 @@ struct kvs_inflight {
 	__u64 offcpu_ns; /* time its thread was switched out (thread-keyed stores) */
 	__u16 target;
 	__u16 method;
-	__u16 code;	 /* set by a KVS_ROLE_REQUEST_ERROR hit */
+	__u16 code; /* set by a KVS_ROLE_REQUEST_ERROR hit */
 	__u8 has_code;
 	__u8 pad;
 };

@@ -10,9 +10,9 @@
 #include "kvscope_buckets.h"
 
 /* The default bounds in ns: 0.1ms 0.25ms 0.5ms 1ms, then Prometheus' DefBuckets. */
-static const __u64 defaults_ns[] = {100000,	 250000,     500000,	 1000000,    5000000,
-				    10000000,	 25000000,   50000000,	 100000000,  250000000,
-				    500000000,	 1000000000, 2500000000, 5000000000, 10000000000};
+static const __u64 defaults_ns[] = {100000,    250000,	   500000,     1000000,	   5000000,
+				    10000000,  25000000,   50000000,   100000000,  250000000,
+				    500000000, 1000000000, 2500000000, 5000000000, 10000000000};
 #define NDEF ((__u32)(sizeof(defaults_ns) / sizeof(defaults_ns[0])))
 
 static void test_bounds_are_inclusive(void **state)
@@ -74,11 +74,11 @@ static void test_matches_linear_reference(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bounds_are_inclusive),
-		cmocka_unit_test(test_edges),
-		cmocka_unit_test(test_no_bounds_means_inf),
-		cmocka_unit_test(test_count_is_clamped),
-		cmocka_unit_test(test_matches_linear_reference),
+	    cmocka_unit_test(test_bounds_are_inclusive),
+	    cmocka_unit_test(test_edges),
+	    cmocka_unit_test(test_no_bounds_means_inf),
+	    cmocka_unit_test(test_count_is_clamped),
+	    cmocka_unit_test(test_matches_linear_reference),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

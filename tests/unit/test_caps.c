@@ -206,7 +206,7 @@ static void test_required_set(void **state)
 		set |= bit(req[i]);
 	assert_int_equal(n, 5);
 	assert_int_equal(set, bit(CAP_SYS_ADMIN) | bit(CAP_BPF) | bit(CAP_PERFMON) |
-				      bit(CAP_SYS_PTRACE) | bit(CAP_DAC_READ_SEARCH));
+				  bit(CAP_SYS_PTRACE) | bit(CAP_DAC_READ_SEARCH));
 }
 
 int main(void)

@@ -51,10 +51,21 @@ static void test_exact_globs(void **state)
 static void test_rejected_globs(void **state)
 {
 	static const char *const bad[] = {
-		"",		   "/",		      "a//b",	   "a/b/",	"a/b/c/d",
-		"*",		   "*.",	      "*.a.b",	   "a*b",	"wal/*/x",
-		"member/w?l/x",	   "[ab]/x",	      "*.w*",	   "/abs/x",
-		"a-name-that-is-longer-than-thirty-one-bytes",
+	    "",
+	    "/",
+	    "a//b",
+	    "a/b/",
+	    "a/b/c/d",
+	    "*",
+	    "*.",
+	    "*.a.b",
+	    "a*b",
+	    "wal/*/x",
+	    "member/w?l/x",
+	    "[ab]/x",
+	    "*.w*",
+	    "/abs/x",
+	    "a-name-that-is-longer-than-thirty-one-bytes",
 	};
 	struct kvs_file_rule_key k;
 
@@ -79,9 +90,9 @@ static void test_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_hash_is_fnv1a), cmocka_unit_test(test_wal_glob),
-		cmocka_unit_test(test_exact_globs),   cmocka_unit_test(test_rejected_globs),
-		cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_hash_is_fnv1a), cmocka_unit_test(test_wal_glob),
+	    cmocka_unit_test(test_exact_globs),	  cmocka_unit_test(test_rejected_globs),
+	    cmocka_unit_test(test_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

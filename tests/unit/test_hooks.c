@@ -105,9 +105,11 @@ static void test_probe_reads_this_kernel(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_every_combination), cmocka_unit_test(test_this_machine_kind),
-		cmocka_unit_test(test_names),		  cmocka_unit_test(test_blockers),
-		cmocka_unit_test(test_probe_reads_this_kernel),
+	    cmocka_unit_test(test_every_combination),
+	    cmocka_unit_test(test_this_machine_kind),
+	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_blockers),
+	    cmocka_unit_test(test_probe_reads_this_kernel),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
