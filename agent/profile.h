@@ -43,9 +43,9 @@ struct profile_probe {
 	struct kvs_read reads[KVS_MAX_READS];
 };
 
+/* A glob of up to three path components (agent/disk.c) and the class it gives. */
 struct profile_file_rule {
-	char *glob;  /* fnmatch(3) pattern on the path below the data dir, e.g. member/wal/ then
-			*.wal */
+	char *glob;
 	char *class; /* "wal", "db", "snap", ... */
 };
 
