@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+#include "errmsg.h"
 #include "elf_image.h"
 
 #include <errno.h>
@@ -10,20 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 static bool range_inside(uint64_t off, uint64_t len, uint64_t total)
 {
@@ -35,21 +22,21 @@ static int check_header(const struct elf_image *img, char *err, size_t errlen)
 	GElf_Ehdr ehdr;
 
 	if (img->size < sizeof(Elf64_Ehdr))
-		return fail(err, errlen, "file too short for an ELF header (%zu bytes)", img->size);
+		return errmsg(err, errlen, "file too short for an ELF header (%zu bytes)", img->size);
 	if (memcmp(img->data, ELFMAG, SELFMAG) != 0)
-		return fail(err, errlen, "not an ELF file");
+		return errmsg(err, errlen, "not an ELF file");
 	if (img->data[EI_CLASS] != ELFCLASS64 || img->data[EI_DATA] != ELFDATA2LSB)
-		return fail(err, errlen, "not a little-endian ELF64 file");
+		return errmsg(err, errlen, "not a little-endian ELF64 file");
 	if (elf_kind(img->elf) != ELF_K_ELF || !gelf_getehdr(img->elf, &ehdr))
-		return fail(err, errlen, "bad ELF header: %s", elf_errmsg(-1));
+		return errmsg(err, errlen, "bad ELF header: %s", elf_errmsg(-1));
 	if (ehdr.e_machine != EM_X86_64)
-		return fail(err, errlen, "not an x86-64 executable (machine %u)", ehdr.e_machine);
+		return errmsg(err, errlen, "not an x86-64 executable (machine %u)", ehdr.e_machine);
 	if (ehdr.e_type != ET_EXEC && ehdr.e_type != ET_DYN)
-		return fail(err, errlen, "not an executable (ELF type %u)", ehdr.e_type);
+		return errmsg(err, errlen, "not an executable (ELF type %u)", ehdr.e_type);
 	/* libelf would quietly drop a cut-off section table; call it what it is. */
 	if (ehdr.e_shoff &&
 	    !range_inside(ehdr.e_shoff, (uint64_t)ehdr.e_shnum * ehdr.e_shentsize, img->size))
-		return fail(err, errlen, "truncated file: section headers end past end of file");
+		return errmsg(err, errlen, "truncated file: section headers end past end of file");
 	return 0;
 }
 
@@ -59,20 +46,20 @@ static int load_segments(struct elf_image *img, char *err, size_t errlen)
 	GElf_Phdr ph;
 
 	if (elf_getphdrnum(img->elf, &phnum) != 0)
-		return fail(err, errlen, "bad program headers: %s", elf_errmsg(-1));
+		return errmsg(err, errlen, "bad program headers: %s", elf_errmsg(-1));
 	img->loads = calloc(phnum ? phnum : 1, sizeof(*img->loads));
 	if (!img->loads)
-		return fail(err, errlen, "out of memory");
+		return errmsg(err, errlen, "out of memory");
 	for (i = 0; i < phnum; i++) {
 		if (!gelf_getphdr(img->elf, (int)i, &ph))
-			return fail(err, errlen, "bad program header %zu: %s", i, elf_errmsg(-1));
+			return errmsg(err, errlen, "bad program header %zu: %s", i, elf_errmsg(-1));
 		if (ph.p_type != PT_LOAD)
 			continue;
 		if (!range_inside(ph.p_offset, ph.p_filesz, img->size))
-			return fail(err, errlen,
+			return errmsg(err, errlen,
 				    "truncated file: segment %zu ends past end of file", i);
 		if (ph.p_vaddr + ph.p_filesz < ph.p_vaddr)
-			return fail(err, errlen, "segment %zu wraps the address space", i);
+			return errmsg(err, errlen, "segment %zu wraps the address space", i);
 		img->loads[img->nloads++] = (struct elf_segment){
 		    .vaddr = ph.p_vaddr,
 		    .memsz = ph.p_memsz,
@@ -82,7 +69,7 @@ static int load_segments(struct elf_image *img, char *err, size_t errlen)
 		};
 	}
 	if (img->nloads == 0)
-		return fail(err, errlen, "no loadable segments");
+		return errmsg(err, errlen, "no loadable segments");
 	return 0;
 }
 
@@ -103,11 +90,11 @@ int elf_image__open_owned(struct elf_image *img, unsigned char *data, size_t siz
 	img->data = data;
 	img->size = size;
 	if (elf_version(EV_CURRENT) == EV_NONE)
-		return fail(err, errlen, "libelf init failed: %s", elf_errmsg(-1));
+		return errmsg(err, errlen, "libelf init failed: %s", elf_errmsg(-1));
 	if (size >= sizeof(Elf64_Ehdr)) {
 		img->elf = elf_memory((char *)data, size);
 		if (!img->elf)
-			return fail(err, errlen, "cannot read ELF: %s", elf_errmsg(-1));
+			return errmsg(err, errlen, "cannot read ELF: %s", elf_errmsg(-1));
 	}
 	if (check_header(img, err, errlen) != 0 || load_segments(img, err, errlen) != 0)
 		return -1;
@@ -142,7 +129,7 @@ int elf_image__open_file(struct elf_image *img, const char *path, char *err, siz
 	memset(img, 0, sizeof(*img));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return fail(err, errlen, "%s: %s", path, strerror(errno));
+		return errmsg(err, errlen, "%s: %s", path, strerror(errno));
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
 		goto close_fd;
 	data = malloc(st.st_size ? (size_t)st.st_size : 1);
@@ -155,7 +142,7 @@ free_data:
 	free(data);
 close_fd:
 	close(fd);
-	return fail(err, errlen, "%s: cannot read a regular file", path);
+	return errmsg(err, errlen, "%s: cannot read a regular file", path);
 }
 
 void elf_image__close(struct elf_image *img)

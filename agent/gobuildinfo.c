@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+#include "errmsg.h"
 #include "gobuildinfo.h"
 
 #include <errno.h>
@@ -20,20 +21,6 @@ struct cursor {
 	size_t len;
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 static void copy_field(char *dst, size_t dstlen, const char *src, size_t srclen)
 {
@@ -121,7 +108,7 @@ static int parse_inline(struct cursor c, struct go_buildinfo *out, char *err, si
 	c.p += HEADER_LEN;
 	c.len -= HEADER_LEN;
 	if (read_varint_string(&c, &vers, &vlen) || read_varint_string(&c, &mod, &mlen))
-		return fail(err, errlen, "go buildinfo: string runs past its data");
+		return errmsg(err, errlen, "go buildinfo: string runs past its data");
 	copy_field(out->go_version, sizeof(out->go_version), (const char *)vers, vlen);
 	gobuildinfo__parse_modinfo((const char *)mod, mlen, out);
 	return 0;
@@ -163,12 +150,12 @@ static int parse_pointers(const struct elf_image *img, struct cursor c, struct g
 	size_t vlen, mlen;
 
 	if (ptrsize != 4 && ptrsize != 8)
-		return fail(err, errlen, "go buildinfo: bad pointer size %u", ptrsize);
+		return errmsg(err, errlen, "go buildinfo: bad pointer size %u", ptrsize);
 	vers = deref_string(img, read_word(c.p + 16, ptrsize, bigend), ptrsize, bigend, &vlen);
 	mod = deref_string(img, read_word(c.p + 16 + ptrsize, ptrsize, bigend), ptrsize, bigend,
 			   &mlen);
 	if (!vers || !mod)
-		return fail(err, errlen, "go buildinfo: string pointer outside the file");
+		return errmsg(err, errlen, "go buildinfo: string pointer outside the file");
 	copy_field(out->go_version, sizeof(out->go_version), vers, vlen);
 	gobuildinfo__parse_modinfo(mod, mlen, out);
 	return 0;
@@ -178,7 +165,7 @@ static int parse_at(const struct elf_image *img, struct cursor c, struct go_buil
 		    char *err, size_t errlen)
 {
 	if (c.len < HEADER_LEN || memcmp(c.p, GOBUILDINFO_MAGIC, GOBUILDINFO_MAGIC_LEN) != 0)
-		return fail(err, errlen, "go buildinfo: bad header");
+		return errmsg(err, errlen, "go buildinfo: bad header");
 	if (c.p[15] & FLAG_INLINE)
 		return parse_inline(c, out, err, errlen);
 	return parse_pointers(img, c, out, err, errlen);

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+#include "errmsg.h"
 #include "gopclntab.h"
 
 #include <errno.h>
@@ -23,20 +24,6 @@ struct layout {
 	size_t records_len;
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 static uint64_t read_le(const unsigned char *p, unsigned size)
 {
@@ -86,7 +73,7 @@ static int region(const unsigned char *p, size_t len, uint64_t off, const char *
 		  const unsigned char **out, size_t *out_len, char *err, size_t errlen)
 {
 	if (off >= len)
-		return fail(err, errlen, "pclntab %s offset %#llx outside the table", what,
+		return errmsg(err, errlen, "pclntab %s offset %#llx outside the table", what,
 			    (unsigned long long)off);
 	*out = p + off;
 	*out_len = len - off;
@@ -109,7 +96,7 @@ static int layout_go116(const unsigned char *p, size_t len, struct layout *l, ch
 			size_t errlen)
 {
 	if (len < 8 + 7 * (size_t)l->ptrsize)
-		return fail(err, errlen, "pclntab header truncated");
+		return errmsg(err, errlen, "pclntab header truncated");
 	l->word = l->ptrsize;
 	if (region(p, len, header_field(p, l->ptrsize, 2), "funcname", &l->names, &l->names_len,
 		   err, errlen))
@@ -122,14 +109,14 @@ static int layout_go118(const unsigned char *p, size_t len, uint64_t text_fallba
 			struct layout *l, char *err, size_t errlen)
 {
 	if (len < 8 + 8 * (size_t)l->ptrsize)
-		return fail(err, errlen, "pclntab header truncated");
+		return errmsg(err, errlen, "pclntab header truncated");
 	l->word = 4;
 	/* textStart may be left for a dynamic relocation to fill in. */
 	l->text_base = header_field(p, l->ptrsize, 2);
 	if (l->text_base == 0)
 		l->text_base = text_fallback;
 	if (l->text_base == 0)
-		return fail(err, errlen, "pclntab textStart is zero");
+		return errmsg(err, errlen, "pclntab textStart is zero");
 	if (region(p, len, header_field(p, l->ptrsize, 3), "funcname", &l->names, &l->names_len,
 		   err, errlen))
 		return -1;
@@ -145,12 +132,12 @@ static int read_layout(const unsigned char *p, size_t len, uint64_t text_fallbac
 
 	memset(l, 0, sizeof(*l));
 	if (len < 8 + 8)
-		return fail(err, errlen, "pclntab truncated (%zu bytes)", len);
+		return errmsg(err, errlen, "pclntab truncated (%zu bytes)", len);
 	l->version = version_of_magic((uint32_t)read_le(p, 4));
 	if (!l->version)
-		return fail(err, errlen, "bad pclntab magic %#x", (unsigned)read_le(p, 4));
+		return errmsg(err, errlen, "bad pclntab magic %#x", (unsigned)read_le(p, 4));
 	if (!header_prefix_ok(p, len))
-		return fail(err, errlen, "bad pclntab header");
+		return errmsg(err, errlen, "bad pclntab header");
 	l->ptrsize = p[7];
 	l->nfunc = header_field(p, l->ptrsize, 0);
 	if (l->version == 12)
@@ -167,7 +154,7 @@ static int read_layout(const unsigned char *p, size_t len, uint64_t text_fallbac
 	}
 	slots = l->ftab_len / l->word;
 	if (l->nfunc == 0 || slots < 3 || l->nfunc > (slots - 1) / 2)
-		return fail(err, errlen, "pclntab nfunc %llu does not fit the table",
+		return errmsg(err, errlen, "pclntab nfunc %llu does not fit the table",
 			    (unsigned long long)l->nfunc);
 	return 0;
 }
@@ -180,7 +167,7 @@ static int read_name(const struct layout *l, uint64_t funcoff, size_t i, const c
 
 	if (nameoff < 0 || (uint64_t)nameoff >= l->names_len ||
 	    !memchr(l->names + nameoff, 0, l->names_len - (size_t)nameoff))
-		return fail(err, errlen, "pclntab function %zu: name offset %lld out of range", i,
+		return errmsg(err, errlen, "pclntab function %zu: name offset %lld out of range", i,
 			    (long long)nameoff);
 	*name = (const char *)l->names + nameoff;
 	return 0;
@@ -195,12 +182,12 @@ static int read_func(const struct layout *l, size_t i, struct go_func *fn, char 
 	uint64_t next = read_le(row + 2 * l->word, l->word);
 
 	if (next < entry)
-		return fail(err, errlen, "pclntab functab not ascending at function %zu", i);
+		return errmsg(err, errlen, "pclntab functab not ascending at function %zu", i);
 	if (funcoff >= l->records_len || l->records_len - funcoff < (uint64_t)l->word + 4)
-		return fail(err, errlen, "pclntab function %zu: record offset %#llx out of range",
+		return errmsg(err, errlen, "pclntab function %zu: record offset %#llx out of range",
 			    i, (unsigned long long)funcoff);
 	if (read_le(l->records + funcoff, l->word) != entry)
-		return fail(err, errlen, "pclntab function %zu: record entry does not match", i);
+		return errmsg(err, errlen, "pclntab function %zu: record entry does not match", i);
 	fn->entry = l->text_base + entry;
 	fn->size = next - entry;
 	return read_name(l, funcoff, i, &fn->name, err, errlen);
@@ -217,7 +204,7 @@ int gopclntab__parse(const unsigned char *bytes, size_t len, uint64_t text_fallb
 		return -1;
 	out->funcs = calloc(l.nfunc, sizeof(*out->funcs));
 	if (!out->funcs)
-		return fail(err, errlen, "out of memory for %llu functions",
+		return errmsg(err, errlen, "out of memory for %llu functions",
 			    (unsigned long long)l.nfunc);
 	for (i = 0; i < l.nfunc; i++) {
 		if (read_func(&l, i, &out->funcs[i], err, errlen))

@@ -305,17 +305,26 @@ static void scan_segment_strings(const struct symtab *st, const struct elf_segme
 	}
 }
 
-int symtab__find_go_string(const struct symtab *st, const char *pattern, char *out, size_t outlen)
+static void scan_c_strings(const struct symtab *st, const struct elf_segment *seg,
+			   const regex_t *re, char *best);
+
+typedef void (*string_scan_fn)(const struct symtab *st, const struct elf_segment *seg,
+			       const regex_t *re, char *best);
+
+/* The highest version among the strings `scan` finds in segments with `flags` set or clear. */
+static int find_version_string(const struct symtab *st, const char *pattern, bool writable,
+			       string_scan_fn scan, char *out, size_t outlen)
 {
 	char best[GO_STRING_MAX + 1] = "";
 	regex_t re;
-	size_t i;
 
 	if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
 		return -EINVAL;
-	for (i = 0; i < st->img.nloads; i++) {
-		if (st->img.loads[i].flags & PF_W)
-			scan_segment_strings(st, &st->img.loads[i], &re, best);
+	for (size_t i = 0; i < st->img.nloads; i++) {
+		uint32_t flags = st->img.loads[i].flags;
+
+		if (writable ? (flags & PF_W) : !(flags & (PF_W | PF_X)))
+			scan(st, &st->img.loads[i], &re, best);
 	}
 	regfree(&re);
 	if (!*best)
@@ -324,6 +333,12 @@ int symtab__find_go_string(const struct symtab *st, const char *pattern, char *o
 		return -ENOSPC;
 	memcpy(out, best, strlen(best) + 1);
 	return 0;
+}
+
+int symtab__find_go_string(const struct symtab *st, const char *pattern, char *out, size_t outlen)
+{
+	/* Go string headers live in writable data; their bytes in read-only data */
+	return find_version_string(st, pattern, true, scan_segment_strings, out, outlen);
 }
 
 /* Every NUL-terminated run of printable bytes in a read-only segment. */
@@ -352,20 +367,5 @@ static void scan_c_strings(const struct symtab *st, const struct elf_segment *se
 
 int symtab__find_c_string(const struct symtab *st, const char *pattern, char *out, size_t outlen)
 {
-	char best[GO_STRING_MAX + 1] = "";
-	regex_t re;
-
-	if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
-		return -EINVAL;
-	for (size_t i = 0; i < st->img.nloads; i++) {
-		if (!(st->img.loads[i].flags & (PF_W | PF_X)))
-			scan_c_strings(st, &st->img.loads[i], &re, best);
-	}
-	regfree(&re);
-	if (!*best)
-		return -ENOENT;
-	if (strlen(best) >= outlen)
-		return -ENOSPC;
-	memcpy(out, best, strlen(best) + 1);
-	return 0;
+	return find_version_string(st, pattern, false, scan_c_strings, out, outlen);
 }

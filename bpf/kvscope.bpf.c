@@ -8,6 +8,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "kvscope.h"
+#include "kvscope_maps.bpf.h"
 #include "kvscope_buckets.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -30,12 +31,6 @@ struct {
 	__type(value, struct kvs_site);
 } sites SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, KVS_MAX_WATCHED);
-	__type(key, __u32);
-	__type(value, struct kvs_watch);
-} watched SEC(".maps");
 
 /* Hashes of the profile's method names and error words -> label or code. */
 struct {
@@ -56,13 +51,6 @@ struct {
 	__type(value, struct string_buf);
 } string_scratch SEC(".maps");
 
-/* Requests between start and end; shared because goroutines change CPUs. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, KVS_INFLIGHT_MAX);
-	__type(key, struct kvs_inflight_key);
-	__type(value, struct kvs_inflight);
-} inflight SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);

@@ -11,6 +11,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "kvscope.h"
+#include "kvscope_maps.bpf.h"
 #include "kvscope_buckets.h"
 #include "kvscope_disk.h"
 
@@ -18,19 +19,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 static const __u64 disk_bounds_ns[KVS_DISK_BUCKETS] = KVS_DISK_BOUNDS_NS;
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, KVS_MAX_WATCHED);
-	__type(key, __u32);
-	__type(value, struct kvs_watch);
-} watched SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, KVS_INFLIGHT_MAX);
-	__type(key, struct kvs_inflight_key);
-	__type(value, struct kvs_inflight);
-} inflight SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
