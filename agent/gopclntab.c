@@ -228,47 +228,83 @@ void gopclntab__free(struct gopclntab *tab)
 	memset(tab, 0, sizeof(*tab));
 }
 
-/* The runtime's moduledata starts with a pointer to the table: look for it. */
-static bool referenced_from_data(const struct elf_image *img, uint64_t vaddr, unsigned ptrsize)
-{
-	size_t s, off;
+/*
+ * Every pointer-sized word of the writable segments, sorted: the runtime's
+ * moduledata starts with a pointer to the table, and looking candidates up
+ * here keeps a crafted binary full of header-shaped words linear-ish
+ * instead of quadratic.
+ */
+struct word_index {
+	uint64_t *words;
+	size_t n;
+	unsigned ptrsize;
+};
 
-	for (s = 0; s < img->nloads; s++) {
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static int word_index__build(struct word_index *wi, const struct elf_image *img, unsigned ptrsize)
+{
+	size_t total = 0, n = 0;
+
+	wi->ptrsize = ptrsize;
+	for (size_t s = 0; s < img->nloads; s++)
+		total += img->loads[s].flags & PF_W ? img->loads[s].filesz / ptrsize : 0;
+	wi->words = malloc((total ? total : 1) * sizeof(*wi->words));
+	if (!wi->words)
+		return -1;
+	for (size_t s = 0; s < img->nloads; s++) {
 		const struct elf_segment *seg = &img->loads[s];
 		const unsigned char *p = img->data + seg->offset;
 
 		if (!(seg->flags & PF_W))
 			continue;
-		for (off = (-seg->vaddr) & (ptrsize - 1); off + ptrsize <= seg->filesz;
-		     off += ptrsize) {
-			if (read_le(p + off, ptrsize) == vaddr)
-				return true;
-		}
+		for (size_t off = (-seg->vaddr) & (ptrsize - 1); off + ptrsize <= seg->filesz;
+		     off += ptrsize)
+			wi->words[n++] = read_le(p + off, ptrsize);
 	}
-	return false;
+	qsort(wi->words, n, sizeof(*wi->words), cmp_u64);
+	wi->n = n;
+	return 0;
 }
 
+static bool word_index__has(const struct word_index *wi, uint64_t v)
+{
+	return bsearch(&v, wi->words, wi->n, sizeof(*wi->words), cmp_u64) != NULL;
+}
+
+/* Candidates tried without a moduledata pointer, at most: each costs a parse. */
+#define UNREFERENCED_TRIES 64
+
 /*
- * Tries each header-shaped candidate of one segment. With require_ref only
+ * Tries each header-shaped candidate of one segment. With an index, only
  * those the moduledata points at, and a bad one is corrupt; without, any
  * that passes every check. 0 found, -ENOENT, -1 corrupt.
  */
 static int scan_segment(const struct elf_image *img, const struct elf_segment *seg,
-			bool require_ref, struct gopclntab *out, char *err, size_t errlen)
+			const struct word_index *refs, int *tries, struct gopclntab *out,
+			char *err, size_t errlen)
 {
 	const unsigned char *base = img->data + seg->offset;
 	size_t off;
 
+	(void)img;
 	for (off = (-seg->vaddr) & 3; off + 16 <= seg->filesz; off += 4) {
 		const unsigned char *p = base + off;
 		uint64_t vaddr = seg->vaddr + off;
 
 		if (p[3] != 0xff || !header_prefix_ok(p, seg->filesz - off))
 			continue;
-		if (require_ref && !referenced_from_data(img, vaddr, p[7]))
+		if (refs && (p[7] != refs->ptrsize || !word_index__has(refs, vaddr)))
 			continue;
+		if (!refs && ++*tries > UNREFERENCED_TRIES)
+			return -ENOENT;
 		if (gopclntab__parse(p, seg->filesz - off, 0, out, err, errlen)) {
-			if (require_ref)
+			if (refs)
 				return -1;
 			continue;
 		}
@@ -278,20 +314,38 @@ static int scan_segment(const struct elf_image *img, const struct elf_segment *s
 	return -ENOENT;
 }
 
+static int scan_all(const struct elf_image *img, const struct word_index *refs,
+		    struct gopclntab *out, char *err, size_t errlen)
+{
+	int tries = 0;
+
+	for (size_t i = 0; i < img->nloads; i++) {
+		int rc = scan_segment(img, &img->loads[i], refs, &tries, out, err, errlen);
+
+		if (rc != -ENOENT)
+			return rc;
+	}
+	return -ENOENT;
+}
+
+/* First tables the moduledata points at (8- then 4-byte pointers), then any that parses. */
 static int scan_segments(const struct elf_image *img, struct gopclntab *out, char *err,
 			 size_t errlen)
 {
-	int pass, rc;
-	size_t i;
+	static const unsigned sizes[] = {8, 4};
 
-	for (pass = 0; pass < 2; pass++) {
-		for (i = 0; i < img->nloads; i++) {
-			rc = scan_segment(img, &img->loads[i], pass == 0, out, err, errlen);
-			if (rc != -ENOENT)
-				return rc;
-		}
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct word_index refs;
+		int rc;
+
+		if (word_index__build(&refs, img, sizes[i]))
+			return errmsg(err, errlen, "out of memory scanning for the pclntab");
+		rc = scan_all(img, &refs, out, err, errlen);
+		free(refs.words);
+		if (rc != -ENOENT)
+			return rc;
 	}
-	return -ENOENT;
+	return scan_all(img, NULL, out, err, errlen);
 }
 
 static int load_from_section(const struct elf_image *img, const struct elf_section *sec,

@@ -37,7 +37,8 @@ double trace_quantile(const uint64_t *counts, const double *bounds, int nbounds,
 			continue;
 		}
 		if (i == nbounds)
-			return bounds[nbounds - 1]; /* past the last bound: nothing better is known */
+			return bounds[nbounds -
+				      1]; /* past the last bound: nothing better is known */
 		double lower = i ? bounds[i - 1] : 0;
 
 		return lower + (bounds[i] - lower) * (rank - (double)below) / (double)counts[i];
@@ -110,7 +111,7 @@ static void format_bound(char *out, size_t outlen, double v)
 {
 	if (isinf(v))
 		snprintf(out, outlen, "inf");
-	else if (v == floor(v) && v < 1e15)
+	else if (v < 1e15 && v == (double)(long long)v)
 		snprintf(out, outlen, "%.0f", v);
 	else
 		snprintf(out, outlen, "%g", v);
@@ -143,11 +144,21 @@ void trace_json_string(FILE *f, const char *s)
 	fputc('"', f);
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		switch (*p) {
-		case '"': fputs("\\\"", f); break;
-		case '\\': fputs("\\\\", f); break;
-		case '\n': fputs("\\n", f); break;
-		case '\r': fputs("\\r", f); break;
-		case '\t': fputs("\\t", f); break;
+		case '"':
+			fputs("\\\"", f);
+			break;
+		case '\\':
+			fputs("\\\\", f);
+			break;
+		case '\n':
+			fputs("\\n", f);
+			break;
+		case '\r':
+			fputs("\\r", f);
+			break;
+		case '\t':
+			fputs("\\t", f);
+			break;
 		default:
 			if (*p < 0x20 || *p == 0x7f)
 				fprintf(f, "\\u%04x", *p);
@@ -195,9 +206,9 @@ static void summarize(const struct trace_method_row *r, const struct trace_inter
 	s->p99 = trace_quantile(r->buckets, iv->bounds_us, iv->nbounds, 0.99);
 	s->max = trace_row_max_us(r, iv->bounds_us, iv->nbounds, &s->max_exact);
 	s->avg = r->count ? (double)r->sum_ns / 1000.0 / (double)r->count : -1;
-	s->p50 = fmin(s->p50, s->max);
-	s->p90 = fmin(s->p90, s->max);
-	s->p99 = fmin(s->p99, s->max);
+	s->p50 = s->p50 < s->max ? s->p50 : s->max;
+	s->p90 = s->p90 < s->max ? s->p90 : s->max;
+	s->p99 = s->p99 < s->max ? s->p99 : s->max;
 }
 
 static void text_row(FILE *f, const struct trace_method_row *r, const struct trace_interval *iv)
@@ -217,7 +228,8 @@ static void text_row(FILE *f, const struct trace_method_row *r, const struct tra
 	fprintf(f, ")  p50 %s  p90 %s  p99 %s  max %s%s  avg %s", p50, p90, p99,
 		s.max_exact ? "" : "<=", max, avg);
 	if (r->sum_ns)
-		fprintf(f, "  in disk syncs %.0f%%", 100.0 * (double)r->disk_ns / (double)r->sum_ns);
+		fprintf(f, "  in disk syncs %.0f%%",
+			100.0 * (double)r->disk_ns / (double)r->sum_ns);
 	fputc('\n', f);
 	trace_print_hist(f, "usecs", r->buckets, iv->bounds_us, iv->nbounds);
 }
@@ -234,8 +246,8 @@ static void text_disk(FILE *f, const struct trace_disk_row *d)
 			      trace_quantile(d->buckets, bounds_us, KVS_DISK_BUCKETS, 0.99));
 	trace_format_duration(avg, sizeof(avg),
 			      d->count ? (double)d->sum_ns / 1000.0 / (double)d->count : -1);
-	fprintf(f, "  %-20s %-16s %-6s count %-8" PRIu64 " p99 %-10s avg %s\n", d->target, d->syscall,
-		d->class, d->count, p99, avg);
+	fprintf(f, "  %-20s %-16s %-6s count %-8" PRIu64 " p99 %-10s avg %s\n", d->target,
+		d->syscall, d->class, d->count, p99, avg);
 }
 
 void trace_render_interval_text(FILE *f, const struct trace_interval *iv)
@@ -243,9 +255,7 @@ void trace_render_interval_text(FILE *f, const struct trace_interval *iv)
 	char clock[32];
 
 	format_clock(clock, sizeof(clock), iv->wall_s);
-	fprintf(f, "\n%s  interval %.2fs  (max: exact when the slowest request was reported as "
-		   "slow, else <= its bucket's bound)\n",
-		clock, iv->length_s);
+	fprintf(f, "\n%s  interval %.2fs\n", clock, iv->length_s);
 	if (!iv->nmethods)
 		fprintf(f, "no requests\n");
 	for (int i = 0; i < iv->nmethods; i++)
@@ -278,7 +288,8 @@ static void json_row(FILE *f, const struct trace_method_row *r, const struct tra
 	trace_json_string(f, r->method);
 	fprintf(f, ",\"count\":%" PRIu64 ",\"status\":{", r->count);
 	for (int i = 0; i < r->nstatus; i++)
-		fprintf(f, "%s\"%d\":%" PRIu64, i ? "," : "", r->status[i].status, r->status[i].count);
+		fprintf(f, "%s\"%d\":%" PRIu64, i ? "," : "", r->status[i].status,
+			r->status[i].count);
 	fputc('}', f);
 	json_num(f, "sum_us", (double)r->sum_ns / 1000.0);
 	json_num(f, "disk_us", (double)r->disk_ns / 1000.0);

@@ -49,8 +49,8 @@ struct trace_disk_row {
 };
 
 struct trace_interval {
-	double wall_s;	   /* end of the interval, seconds since the epoch */
-	double length_s;   /* how long it was */
+	double wall_s;		 /* end of the interval, seconds since the epoch */
+	double length_s;	 /* how long it was */
 	const double *bounds_us; /* request histogram bounds */
 	int nbounds;
 	struct trace_method_row *methods;

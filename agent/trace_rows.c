@@ -113,7 +113,8 @@ int trace_rows__methods(const struct stat_entry *cur, size_t ncur, const struct 
 			free(rows);
 			return -1;
 		}
-		add_delta(r, &e->val, old ? &old->val : NULL, trace_status_of(tg->profile, e->key.code));
+		add_delta(r, &e->val, old ? &old->val : NULL,
+			  trace_status_of(tg->profile, e->key.code));
 	}
 	if (*n > 1)
 		qsort(rows, (size_t)*n, sizeof(*rows), compare_rows);

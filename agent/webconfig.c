@@ -235,6 +235,18 @@ static int each_pair(struct parse *p, const yaml_node_t *map, const char *what, 
 	return 0;
 }
 
+/*
+ * The dearest bcrypt cost accepted: every scrape with a wrong password pays
+ * one bcrypt of the highest configured cost, and so does start-up; cost 16
+ * is already about 4 s, cost 31 would be days.
+ */
+#define BCRYPT_COST_MAX 16
+
+static int hash_cost(const char *h)
+{
+	return (h[4] - '0') * 10 + h[5] - '0';
+}
+
 /* "$2b$10$" + 22 salt + 31 hash characters. */
 static bool looks_like_bcrypt(const char *h)
 {
@@ -264,6 +276,9 @@ static int user_pair(struct parse *p, const yaml_node_t *k, const yaml_node_t *v
 	if (!hash || !looks_like_bcrypt(hash))
 		return fail_at(p, v, "basic_auth_users: %s: not a bcrypt hash ($2a$, $2b$ or $2y$)",
 			       name);
+	if (hash_cost(hash) > BCRYPT_COST_MAX)
+		return fail_at(p, v, "basic_auth_users: %s: bcrypt cost %d is over %d (each check "
+			       "would take too long)", name, hash_cost(hash), BCRYPT_COST_MAX);
 	users = realloc(c->users, (c->nusers + 1) * sizeof(*users));
 	if (!users)
 		return fail_at(p, k, "out of memory");

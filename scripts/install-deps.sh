@@ -10,7 +10,7 @@ packages=(
 	openssl
 	etcd-server etcd-client golang-go prometheus prometheus-alertmanager prometheus-node-exporter
 	python3-yaml
-	curl python3 procps iproute2 util-linux
+	curl python3 procps iproute2 util-linux redis-server redis-tools
 )
 
 missing=()

@@ -26,7 +26,12 @@ run_suite() {
 }
 run_suite unit make --no-print-directory unit
 run_suite integration make --no-print-directory integration
-[ -x tests/monitoring/run.sh ] && run_suite monitoring tests/monitoring/run.sh
+run_suite monitoring tests/monitoring/run.sh
+run_suite fidelity make --no-print-directory fidelity
+FUZZ_SECONDS=${FUZZ_SECONDS:-5} run_suite fuzz tests/fuzz/run.sh
+[ -x bench/smoke.sh ] && run_suite "bench smoke" bench/smoke.sh
+[ -x tests/kernels/run.sh ] && run_suite kernels tests/kernels/run.sh
+[ -x tests/soak/run.sh ] && SOAK_SECONDS=${SOAK_SECONDS:-60} run_suite soak tests/soak/run.sh
 [ "${#broken[@]}" -eq 0 ] || echo "suites with failures: ${broken[*]}"
 echo "all: $passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "${#broken[@]}" -eq 0 ]

@@ -4,7 +4,6 @@
  * whatever the header, negotiation answers; whatever the body, it inflates
  * back to itself.
  */
-/* build: agent/http_gzip.c -lz */
 #include <stdint.h>
 #include <string.h>
 #include <zlib.h>

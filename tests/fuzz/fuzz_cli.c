@@ -3,7 +3,6 @@
  * The command line: the input split at NUL bytes is argv[1..]. cli_parse
  * uses getopt_long's global state, so every run must reset it for the next.
  */
-/* build: agent/cli.c agent/log.c */
 #include <stdint.h>
 #include <string.h>
 

@@ -4,7 +4,6 @@
  * format (1.2, 1.16, 1.18, 1.20) and every offset in it comes from the input.
  * The first 8 input bytes are the textStart fallback.
  */
-/* build: agent/gopclntab.c agent/elf_image.c -lelf -lz */
 #include <stdint.h>
 #include <string.h>
 

@@ -3,7 +3,6 @@
  * --web.listen-address values: "host:port", ":port", "[v6]:port". The first
  * input byte sets the size of the host buffer, to reach the truncation paths.
  */
-/* build: agent/http_listen.c */
 #include <stdint.h>
 #include <string.h>
 

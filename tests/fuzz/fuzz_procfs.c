@@ -4,7 +4,6 @@
  * (NUL-separated, not NUL-terminated when the process rewrote them) and
  * /proc/PID/stat, whose comm field may hold any bytes, ')' included.
  */
-/* build: agent/procfs.c */
 #include <stdint.h>
 #include <string.h>
 

@@ -3,7 +3,6 @@
  * Store profiles (YAML) from arbitrary text: libyaml's parser and then every
  * check the profile loader makes of the document.
  */
-/* build: agent/profile.c agent/profile_doc.c agent/profile_names.c agent/profile_probe.c -lyaml */
 #include <stdint.h>
 #include <string.h>
 

@@ -3,7 +3,6 @@
  * The agent's own /proc/self/stat, /proc/stat and /proc/self/limits, which a
  * --path.procfs pointing elsewhere makes untrusted text.
  */
-/* build: agent/selfstats.c agent/expo.c */
 #include <stdint.h>
 #include <string.h>
 

@@ -4,7 +4,6 @@
  * register mask, 1 byte choosing which direct call's target is the callee,
  * then the function's bytes.
  */
-/* build: agent/sites.c -lcapstone */
 #include <linux/types.h>
 #include <stdint.h>
 #include <string.h>

@@ -3,7 +3,6 @@
  * Symbol index over an arbitrary file: ELF headers, .symtab/.dynsym, the Go
  * pclntab and .go.buildinfo, then every query the agent makes of an index.
  */
-/* build: agent/symtab.c agent/elf_image.c agent/gopclntab.c agent/gobuildinfo.c -lelf -lz */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>

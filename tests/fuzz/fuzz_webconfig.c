@@ -4,7 +4,6 @@
  * scratch directory that also holds PEM files the config may name, so the
  * loader's file paths are exercised as well as its YAML checks.
  */
-/* build: agent/webconfig.c agent/webconfig_auth.c -lyaml -lcrypt */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>

@@ -389,6 +389,24 @@ static void test_timing_does_not_tell(void **state)
 	webconfig__free(&cfg);
 }
 
+/* A cost-31 hash would make start-up and every failed login take days. */
+static void test_bcrypt_cost_capped(void **state)
+{
+	struct scratch *s = *state;
+	struct web_config cfg;
+	char err[512];
+	const char *salt_and_hash = "abcdefghijklmnopqrstuvabcdefghijklmnopqrstuvwxyz01234";
+
+	char text[256];
+
+	snprintf(text, sizeof(text), "basic_auth_users:\n  alice: $2b$31$%s\n", salt_and_hash);
+	write_file(s->config, text);
+	memset(&cfg, 0, sizeof(cfg));
+	assert_int_equal(webconfig__load(s->config, &cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "bcrypt cost 31 is over 16"));
+	assert_non_null(strstr(err, "web.yml:2:"));
+}
+
 static void test_tls_version_names(void **state)
 {
 	(void)state;
@@ -411,6 +429,8 @@ int main(void)
 	    cmocka_unit_test(test_fixture_passwords),
 	    cmocka_unit_test_setup_teardown(test_generated_hashes, scratch_setup, scratch_teardown),
 	    cmocka_unit_test_setup_teardown(test_timing_does_not_tell, scratch_setup,
+					    scratch_teardown),
+	    cmocka_unit_test_setup_teardown(test_bcrypt_cost_capped, scratch_setup,
 					    scratch_teardown),
 	    cmocka_unit_test(test_tls_version_names),
 	};
