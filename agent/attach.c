@@ -101,6 +101,14 @@ void attach__maps(const struct attach_ctx *ac, struct bpf_maps *out)
 	out->watched_fd = bpf_map__fd(ac->skel->maps.watched);
 }
 
+int attach__share_maps(const struct attach_ctx *ac, struct bpf_map *watched,
+		       struct bpf_map *inflight)
+{
+	int rc = bpf_map__reuse_fd(watched, bpf_map__fd(ac->skel->maps.watched));
+
+	return rc ? rc : bpf_map__reuse_fd(inflight, bpf_map__fd(ac->skel->maps.inflight));
+}
+
 int attach__links(const struct attach_ctx *ac)
 {
 	int n = 0;

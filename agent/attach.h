@@ -51,6 +51,12 @@ int attach__sweep(struct attach_ctx *ac, uint64_t max_age_ns, int *remaining);
 /* Number of uprobes in place. */
 int attach__links(const struct attach_ctx *ac);
 
+struct bpf_map;
+
+/* Makes another object's `watched` and `inflight` these maps (before it loads). */
+int attach__share_maps(const struct attach_ctx *ac, struct bpf_map *watched,
+		       struct bpf_map *inflight);
+
 /* Hashes of the profile's method names and error words, for run-time names. */
 int attach__labels(struct attach_ctx *ac, uint16_t profile_id, const struct profile *p);
 

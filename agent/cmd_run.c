@@ -17,37 +17,9 @@
 #include "hooks.h"
 #include "http.h"
 #include "log.h"
+#include "stopsig.h"
 #include "webconfig.h"
 #include "procevents.h"
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
-
-static void install_signals(void)
-{
-	struct sigaction sa = {.sa_handler = on_signal};
-
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-}
-
-/* Threads started while blocked inherit it: stop signals reach the main loop. */
-static void block_stop_signals(bool block)
-{
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	pthread_sigmask(block ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
-}
 
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -246,7 +218,7 @@ static void discovery_loop(struct daemon *d, const struct config *cfg)
 	double fallback = d->events ? 2.0 : cfg->discovery_interval_s;
 	double next = 0, next_sweep = 0;
 
-	while (!stop_requested) {
+	while (!stopsig__requested()) {
 		double now = now_seconds();
 
 		if (now >= next) {
@@ -273,11 +245,11 @@ int cmd_run(const struct config *cfg)
 	static struct daemon d;
 	int rc = 1;
 
-	install_signals();
+	stopsig__install();
 	libbpf_set_print(libbpf_log);
-	block_stop_signals(true);
+	stopsig__block(true);
 	if (daemon_start(&d, cfg) == 0) {
-		block_stop_signals(false);
+		stopsig__block(false);
 		log_msg(LOG_INFO, "request and Raft probes: uprobes on the store binaries", NULL);
 		discovery_loop(&d, cfg);
 		log_msg(LOG_INFO, "stopping: detaching every probe", NULL);

@@ -22,30 +22,12 @@
 #include "disk.h"
 #include "hooks.h"
 #include "log.h"
+#include "stopsig.h"
 #include "offcpu.h"
 #include "targets.h"
 #include "trace_rows.h"
 
 #define MAX_SLOWEST 512
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
-
-/* No SA_RESTART: a signal ends the wait in poll or nanosleep at once. */
-static void install_signals(void)
-{
-	struct sigaction sa = {.sa_handler = on_signal};
-
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-}
 
 static int libbpf_warnings(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -385,7 +367,7 @@ static void trace_loop(struct tracer *tr)
 	double next = start + cfg->trace_interval_s;
 
 	tr->interval_start = start;
-	while (!stop_requested) {
+	while (!stopsig__requested()) {
 		double now = clock_s(CLOCK_MONOTONIC);
 
 		if (now >= end)
@@ -420,7 +402,7 @@ int cmd_trace(const struct config *cfg)
 
 	tr.cfg = cfg;
 	tr.cutoff_ns = UINT64_MAX;
-	install_signals();
+	stopsig__install();
 	libbpf_set_print(libbpf_warnings);
 	if (load_probes(&tr) || find_targets(&tr))
 		goto close;

@@ -61,18 +61,6 @@ static bool prog_in_hook(const char *name, enum syscall_hook hook)
 	}
 }
 
-static int share_maps(struct syscalls_bpf *skel, struct attach_ctx *ac)
-{
-	struct bpf_maps maps;
-	int rc;
-
-	attach__maps(ac, &maps);
-	rc = bpf_map__reuse_fd(skel->maps.watched, maps.watched_fd);
-	if (!rc)
-		rc = bpf_map__reuse_fd(skel->maps.inflight, maps.inflight_fd);
-	return rc;
-}
-
 int disk__open(struct attach_ctx *ac, enum syscall_hook hook, struct disk_ctx **out, char *err,
 	       size_t errlen)
 {
@@ -94,7 +82,7 @@ int disk__open(struct attach_ctx *ac, enum syscall_hook hook, struct disk_ctx **
 	}
 	bpf_object__for_each_program(prog, dc->skel->obj)
 	    bpf_program__set_autoload(prog, prog_in_hook(bpf_program__name(prog), hook));
-	rc = share_maps(dc->skel, ac);
+	rc = attach__share_maps(ac, dc->skel->maps.watched, dc->skel->maps.inflight);
 	if (!rc)
 		rc = syscalls_bpf__load(dc->skel);
 	if (!rc)

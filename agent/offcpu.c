@@ -13,18 +13,6 @@ struct offcpu_ctx {
 	struct offcpu_bpf *skel;
 };
 
-static int share_maps(struct offcpu_bpf *skel, const struct attach_ctx *ac)
-{
-	struct bpf_maps maps;
-	int rc;
-
-	attach__maps(ac, &maps);
-	rc = bpf_map__reuse_fd(skel->maps.watched, maps.watched_fd);
-	if (!rc)
-		rc = bpf_map__reuse_fd(skel->maps.inflight, maps.inflight_fd);
-	return rc;
-}
-
 int offcpu__open(struct attach_ctx *ac, struct offcpu_ctx **out, char *err, size_t errlen)
 {
 	struct offcpu_ctx *oc = calloc(1, sizeof(*oc));
@@ -39,7 +27,7 @@ int offcpu__open(struct attach_ctx *ac, struct offcpu_ctx **out, char *err, size
 		snprintf(err, errlen, "cannot open the sched_switch probe: %s", strerror(errno));
 		goto free_ctx;
 	}
-	rc = share_maps(oc->skel, ac);
+	rc = attach__share_maps(ac, oc->skel->maps.watched, oc->skel->maps.inflight);
 	if (!rc)
 		rc = offcpu_bpf__load(oc->skel);
 	if (!rc)

@@ -10,22 +10,9 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include "kvscope.h"
+#include "kvscope_maps.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, KVS_MAX_WATCHED);
-	__type(key, __u32);
-	__type(value, struct kvs_watch);
-} watched SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, KVS_INFLIGHT_MAX);
-	__type(key, struct kvs_inflight_key);
-	__type(value, struct kvs_inflight);
-} inflight SEC(".maps");
 
 /* A switched-out thread with a request open: when it left, and its process. */
 struct switched_out {
