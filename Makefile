@@ -30,7 +30,7 @@ SAN_OBJS	:= $(patsubst agent/%.c,$(BUILD)/san/%.o,$(LIB_SRCS)) $(BUILD)/san/prof
 UNIT_BINS	:= $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
 .PHONY: all deps agent test unit integration fidelity bench e2e clean format run check-format \
-	test-kernels fuzz
+	test-kernels fuzz soak
 all: agent
 
 agent: $(BUILD)/kvscope $(BUILD)/san/kvscope
@@ -107,6 +107,10 @@ bench: deps $(BUILD)/kvscope
 # The CO-RE objects and the kprobe/fentry paths on Debian's stock kernel, in qemu.
 test-kernels: deps agent
 	@tests/kernels/run.sh
+
+# Load, leader kills and an agent restart for SOAK_SECONDS (default 10 minutes).
+soak: deps agent
+	@tests/soak/run.sh
 
 # libFuzzer targets; FUZZ_SECONDS each (make test runs a short smoke).
 fuzz: deps
