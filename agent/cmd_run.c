@@ -190,7 +190,8 @@ static int daemon_start(struct daemon *d, const struct config *cfg)
 					  .self = getpid()};
 	/* targets first: verifying the syscall programs takes a second or two */
 	discovery__scan(&d->discovery);
-	start_disk(d);
+	if (!stopsig__requested())
+		start_disk(d);
 	pthread_mutex_lock(&d->targets.lock); /* scrapes read it under this lock */
 	d->collector.disk = d->disk;
 	pthread_mutex_unlock(&d->targets.lock);

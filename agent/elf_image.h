@@ -33,6 +33,8 @@ struct elf_image {
 	size_t nloads;
 	bool pie;
 	bool has_sections;
+	bool mapped;	 /* data is an anonymous mapping (open_file), else malloc'd */
+	size_t map_size; /* its length, when mapped */
 };
 
 /*

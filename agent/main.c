@@ -4,6 +4,7 @@
  * metrics. Subcommands are in cmds[]; the daemon is the default.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,6 +29,11 @@ int main(int argc, char **argv)
 	struct config cfg;
 	char err[256];
 
+	/*
+	 * A fixed threshold: glibc would otherwise raise it after the first large
+	 * free and keep later large buffers in a heap it never returns.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	if (cli_parse(argc, argv, &cfg, err, sizeof(err))) {
 		fprintf(stderr, "kvscope: %s\n", err);
 		cli_usage(stderr);

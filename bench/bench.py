@@ -176,6 +176,27 @@ def system_info(ctx):
             "bpftrace": first_line(["bpftrace", "--version"]), "loadavg_start": os.getloadavg()}
 
 
+def guarded(res, name, phase, ctx):
+    """Runs a growth phase; a failure is recorded, not fatal, so the main
+    rounds still get reported."""
+    try:
+        return phase(ctx)
+    except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+        log("%s phase failed: %s" % (name, e))
+        res.setdefault("failures", []).append("%s: %s" % (name, e))
+        return []
+
+
+def keep_logs(ctx):
+    """Agent and etcd logs outlive the (tmpfs) work dir, for post-mortems."""
+    dest = os.path.join(os.path.dirname(ctx.json_out), "logs")
+    subprocess.run(["rm", "-rf", dest])
+    os.makedirs(dest)
+    for name in os.listdir(ctx.workdir):
+        if name.endswith((".log", ".out", ".bt")):
+            subprocess.run(["cp", os.path.join(ctx.workdir, name), dest])
+
+
 def run(ctx):
     t0 = time.time()
     res = {"params": {k: getattr(ctx, k) for k in ("quick", "repeats", "requests", "concurrency",
@@ -188,9 +209,9 @@ def run(ctx):
                    all_methods=True)  # warm up
     res["rounds"] = main_rounds(ctx)
     res["scrape"] = scrape_phase(ctx)
-    res["sizes"] = size_phase(ctx)
+    res["sizes"] = guarded(res, "sizes", size_phase, ctx)
     subprocess.run([procs.CLUSTER_SH, "stop", ctx.reg.clusters.pop()], timeout=120)
-    res["processes"] = process_phase(ctx)
+    res["processes"] = guarded(res, "processes", process_phase, ctx)
     res["elapsed_s"] = time.time() - t0
     res["system"]["loadavg_end"] = os.getloadavg()
     return res
@@ -210,6 +231,7 @@ def main():
     finally:
         ctx.reg.cleanup()
         measure.restore_bpf_stats(prev_stats)
+        keep_logs(ctx)
         subprocess.run(["rm", "-rf", ctx.workdir])
     with open(ctx.json_out, "w") as f:
         json.dump(res, f, indent=1)

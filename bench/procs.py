@@ -171,6 +171,9 @@ def start_kvscope(reg, kvscope, pids, workdir, tag):
 
     try:
         wait_for(attached, 60, "kvscope to attach to %d targets" % len(pids))
+    except RuntimeError as e:
+        with open(log.name) as f:
+            raise Fatal("%s; kvscope's log ends:\n%s" % (e, "".join(f.readlines()[-8:])))
     finally:
         sc.close()
     wait_settled(p.pid)

@@ -80,7 +80,9 @@ def growth_section(res):
                 md_table(header, [growth_row(r, i == 0) for i, r in enumerate(res["processes"])]),
                 ""]
         out += extrapolation(res["processes"])
-    if not res.get("sizes") and not res.get("processes"):
+    for f in res.get("failures", []):
+        out += ["Phase failed in this run: %s" % f, ""]
+    if not res.get("sizes") and not res.get("processes") and not res.get("failures"):
         out += ["Skipped in this run (BENCH_QUICK).", ""]
     return out
 

@@ -89,43 +89,43 @@ static __always_inline void count_lost(__u32 reason)
 		*n += 1;
 }
 
-static __always_inline __u64 reg_value(struct pt_regs *regs, __u8 reg)
+/* Where a register profiles name sits in pt_regs; -1 for none. */
+static __always_inline int reg_offset(__u8 reg)
 {
 	switch (reg) {
-	case KVS_REG_RAX:
-		return regs->ax;
-	case KVS_REG_RBX:
-		return regs->bx;
-	case KVS_REG_RCX:
-		return regs->cx;
-	case KVS_REG_RDX:
-		return regs->dx;
-	case KVS_REG_RSI:
-		return regs->si;
-	case KVS_REG_RDI:
-		return regs->di;
-	case KVS_REG_RBP:
-		return regs->bp;
-	case KVS_REG_RSP:
-		return regs->sp;
-	case KVS_REG_R8:
-		return regs->r8;
-	case KVS_REG_R9:
-		return regs->r9;
-	case KVS_REG_R10:
-		return regs->r10;
-	case KVS_REG_R11:
-		return regs->r11;
-	case KVS_REG_R12:
-		return regs->r12;
-	case KVS_REG_R13:
-		return regs->r13;
-	case KVS_REG_R14:
-		return regs->r14;
-	case KVS_REG_R15:
-		return regs->r15;
+	case KVS_REG_RAX: return offsetof(struct pt_regs, ax);
+	case KVS_REG_RBX: return offsetof(struct pt_regs, bx);
+	case KVS_REG_RCX: return offsetof(struct pt_regs, cx);
+	case KVS_REG_RDX: return offsetof(struct pt_regs, dx);
+	case KVS_REG_RSI: return offsetof(struct pt_regs, si);
+	case KVS_REG_RDI: return offsetof(struct pt_regs, di);
+	case KVS_REG_RBP: return offsetof(struct pt_regs, bp);
+	case KVS_REG_RSP: return offsetof(struct pt_regs, sp);
+	case KVS_REG_R8: return offsetof(struct pt_regs, r8);
+	case KVS_REG_R9: return offsetof(struct pt_regs, r9);
+	case KVS_REG_R10: return offsetof(struct pt_regs, r10);
+	case KVS_REG_R11: return offsetof(struct pt_regs, r11);
+	case KVS_REG_R12: return offsetof(struct pt_regs, r12);
+	case KVS_REG_R13: return offsetof(struct pt_regs, r13);
+	case KVS_REG_R14: return offsetof(struct pt_regs, r14);
+	case KVS_REG_R15: return offsetof(struct pt_regs, r15);
 	}
-	return 0;
+	return -1;
+}
+
+/*
+ * Registers are picked by number at run time; the context allows loads only
+ * at fixed offsets, so the one register needed is read with a helper rather
+ * than copying all of pt_regs on every hit.
+ */
+static __always_inline __u64 reg_value(struct pt_regs *regs, __u8 reg)
+{
+	int off = reg_offset(reg);
+	__u64 v = 0;
+
+	if (off >= 0)
+		bpf_probe_read_kernel(&v, sizeof(v), (void *)regs + off);
+	return v;
 }
 
 static __always_inline __u64 mask_to_size(__u64 v, __u8 size)
@@ -398,37 +398,30 @@ int kvs_site_hit(struct pt_regs *ctx)
 	__u32 idx = bpf_get_attach_cookie(ctx);
 	const struct kvs_watch *w = bpf_map_lookup_elem(&watched, &tgid);
 	const struct kvs_site *site;
-	struct pt_regs regs;
 
 	if (!w)
 		return 0; /* another process running the same binary */
 	site = bpf_map_lookup_elem(&sites, &idx);
 	if (!site)
 		return 0;
-	/*
-	 * Registers are picked by number at run time; the context itself only
-	 * allows loads at fixed offsets, so work on a copy.
-	 */
-	if (bpf_probe_read_kernel(&regs, sizeof(regs), ctx))
-		return 0;
 	switch (site->role) {
 	case KVS_ROLE_REQUEST_START:
-		request_start(&regs, site, w);
+		request_start(ctx, site, w);
 		break;
 	case KVS_ROLE_REQUEST_ERROR:
-		request_error(&regs, site, w);
+		request_error(ctx, site, w);
 		break;
 	case KVS_ROLE_REQUEST_END:
-		request_end(&regs, site);
+		request_end(ctx, site);
 		break;
 	case KVS_ROLE_STORAGE_OP:
-		storage_op(&regs, site, w->target);
+		storage_op(ctx, site, w->target);
 		break;
 	case KVS_ROLE_GAUGES:
-		read_gauges(&regs, site, w->target);
+		read_gauges(ctx, site, w->target);
 		break;
 	case KVS_ROLE_LEADER_CHANGE:
-		leader_change(&regs, site, w->target);
+		leader_change(ctx, site, w->target);
 		break;
 	}
 	return 0;

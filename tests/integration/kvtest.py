@@ -19,6 +19,9 @@ CLUSTER = os.path.join(ROOT, "tests", "integration", "cluster.sh")
 KVSCOPE = os.environ.get("KVSCOPE", os.path.join(ROOT, "build", "san", "kvscope"))
 ETCDCTL = os.environ.get("ETCDCTL", "/usr/bin/etcdctl")
 
+# Under emulation (qemu without KVM) everything is slower: limits scale by this.
+TIME_SCALE = float(os.environ.get("KVSCOPE_TIME_SCALE", "1"))
+
 SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)$')
 LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
@@ -62,6 +65,7 @@ def free_port():
 
 
 def wait_for(pred, timeout, step=0.1, what="condition"):
+    timeout *= TIME_SCALE
     deadline = time.time() + timeout
     last = None
     while time.time() < deadline:
@@ -158,6 +162,7 @@ class Agent:
         return time.time() - self.started
 
     def stop(self, sig=signal.SIGTERM, timeout=15):
+        timeout *= TIME_SCALE
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
@@ -275,3 +280,57 @@ def bpf_ids_alive(links, progs):
         r = subprocess.run(["bpftool", "-j", kind, "show"], capture_output=True, text=True)
         return {x["id"] for x in json.loads(r.stdout or "[]")} if r.returncode == 0 else set()
     return set(links) & ids("link"), set(progs) & ids("prog")
+
+
+PLAIN_KVSCOPE = os.environ.get("KVSCOPE_PLAIN", os.path.join(ROOT, "build", "kvscope"))
+
+
+class BinaryAgent(Agent):
+    """A kvscope daemon from a chosen binary with the given flags only (no
+    target filter added): the plain build gives memory figures without the
+    sanitizers' shadow memory and quarantine."""
+
+    def __init__(self, binary, *flags):
+        self.port = free_port()
+        self.log_path = tempfile.mktemp(prefix="kvscope-", suffix=".log")
+        self.log = open(self.log_path, "w")
+        args = [binary, "--web.listen-address=127.0.0.1:%d" % self.port, *flags]
+        self.started = time.time()
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        self.url = "http://127.0.0.1:%d/metrics" % self.port
+
+
+def scrape_from(port, source="127.0.0.1", path="/metrics", timeout=5):
+    """(HTTP status, body, seconds taken) of one GET from a chosen loopback
+    source address (127.0.0.0/8 all routes to lo)."""
+    import http.client
+    t0 = time.time()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout,
+                                      source_address=(source, 0))
+    try:
+        conn.request("GET", path)
+        r = conn.getresponse()
+        body = r.read().decode()
+        return r.status, body, time.time() - t0
+    finally:
+        conn.close()
+
+
+def quiet_counts(agent, cluster, members, read, timeout=8):
+    """(kvscope metrics, {member: etcd metrics}) once `read(kvscope, etcd)`
+    gives the same answer twice 0.4 s apart: no request in flight, followers
+    applied. The last reading when it never settles within `timeout`."""
+    def snap():
+        k = agent.scrape()
+        e = {m: cluster.own_metrics(m) for m in members}
+        return k, e, read(k, e)
+    time.sleep(0.3)
+    prev = snap()
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        time.sleep(0.4)
+        cur = snap()
+        if cur[2] == prev[2]:
+            return cur[0], cur[1]
+        prev = cur
+    return prev[0], prev[1]

@@ -80,6 +80,7 @@ EOF
 # /proc mounted for dpkg never shows on the host.
 chroot_install() {
 	local root=$1
+	# shellcheck disable=SC2016 # expanded by the inner shell
 	unshare --mount --propagation private bash -euo pipefail -c '
 		root=$1; shift
 		mount -t proc proc "$root/proc"
@@ -113,8 +114,9 @@ EOF
 # Kernel and initramfs go next to the image; the image is sized to what the
 # root holds plus room for the tests' etcd data and logs.
 make_image() {
-	local root=$1 out=$2 kver used_mb
-	kver=$(basename "$(ls -d "$root"/lib/modules/*/ | head -1)")
+	local root=$1 out=$2 kver='' used_mb dir
+	for dir in "$root"/lib/modules/*/; do kver=$(basename "$dir"); done
+	[ -n "$kver" ] || { log "no kernel installed in the root"; return 1; }
 	cp "$root/boot/vmlinuz-$kver" "$out/vmlinuz"
 	cp "$root/boot/initrd.img-$kver" "$out/initrd.img"
 	rm -f "$root/usr/sbin/policy-rc.d"

@@ -11,9 +11,10 @@
 #                            checkout (default build/san/kvscope)
 #   KVSCOPE_KERNELS_TIME_SCALE  how much slower the guest runs than a host, for
 #                            the tests' wall-clock limits (default 4 under TCG, 1 with KVM)
+#   KVSCOPE_KERNELS_APPEND   more kernel command line
 #   KVSCOPE_KERNELS_CACHE    where the guest root is cached (/var/cache/kvscope-kernels)
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 REPO=$(pwd -P)
 TIMEOUT=${KVSCOPE_KERNELS_TIMEOUT:-420}
 AGENT=${KVSCOPE_KERNELS_AGENT:-build/san/kvscope}
@@ -77,7 +78,10 @@ goroot_share() {
 start_vm() {
 	local root=$1 goroot append
 	goroot=$(goroot_share)
-	append="console=ttyS0 root=/dev/vda rw init=/kvscope-init panic=-1 quiet loglevel=4"
+	# TCG's TSC follows the host clock, so it is safe to trust; without this
+	# the guest falls back to HPET and every clock read in etcd traps.
+	append="console=ttyS0 root=/dev/vda rw init=/kvscope-init panic=-1 quiet loglevel=4 tsc=reliable"
+	append+=" ${KVSCOPE_KERNELS_APPEND:-}"
 	append+=" kvscope.repo=$REPO kvscope.agent=$AGENT kvscope.time_scale=$(time_scale)"
 	local share_go=() share_job=()
 	if [ -s "$tmp/job/command" ]; then
@@ -122,7 +126,7 @@ report() {
 			;;
 		INTEGRATION)
 			p=$status f=${what%% *}
-			echo "  integration core: $p passed, $f failed"
+			echo "  integration ${what#* }: $p passed, $f failed"
 			passed=$((passed + p)) failed=$((failed + f))
 			;;
 		DONE) done=1 ;;
