@@ -5,6 +5,7 @@
  * memory and time limits keep one client from starving the others.
  */
 #include "http.h"
+#include "http_deadline.h"
 #include "http_gzip.h"
 #include "http_listen.h"
 #include "http_tls.h"
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define DEFAULT_LISTEN_ADDRESS	":2112"
@@ -45,6 +47,12 @@ struct http_server {
 	/* One exposition reused across scrapes keeps its grown buffer. */
 	pthread_mutex_t expo_lock;
 	struct expo *expo;
+	struct http_deadlines *deadlines;
+	/* MHD's diagnostics, one line per kind per interval, not per refused socket */
+	pthread_mutex_t log_lock;
+	char last_log[512];
+	double last_log_at;
+	unsigned long log_repeats;
 };
 
 struct reply {
@@ -214,17 +222,46 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, co
 	return send_text(conn, MHD_HTTP_NOT_FOUND, "404 page not found\n");
 }
 
-/* MHD's diagnostics go to the agent's log, one line each. */
+#define LOG_REPEAT_S 10
+
+static double monotonic_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * MHD's diagnostics go to the agent's log; the same message again within
+ * LOG_REPEAT_S is counted, not written (a flood of refused sockets is one line).
+ */
 static void log_mhd_message(void *cls, const char *fmt, va_list ap)
 {
-	char line[512];
+	struct http_server *srv = cls;
+	char line[512], repeats[32];
 	size_t len;
 
-	(void)cls;
 	vsnprintf(line, sizeof(line), fmt, ap);
 	len = strlen(line);
 	while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 		line[--len] = '\0';
+	pthread_mutex_lock(&srv->log_lock);
+	double now = monotonic_s();
+
+	if (strcmp(line, srv->last_log) == 0 && now - srv->last_log_at < LOG_REPEAT_S) {
+		srv->log_repeats++;
+		pthread_mutex_unlock(&srv->log_lock);
+		return;
+	}
+	snprintf(repeats, sizeof(repeats), "%lu", srv->log_repeats);
+	if (srv->log_repeats)
+		log_msg(LOG_WARN, "http server", "detail", srv->last_log, "repeated", repeats,
+			NULL);
+	snprintf(srv->last_log, sizeof(srv->last_log), "%s", line);
+	srv->last_log_at = now;
+	srv->log_repeats = 0;
+	pthread_mutex_unlock(&srv->log_lock);
 	log_msg(LOG_WARN, "http server", "detail", line, NULL);
 }
 
@@ -283,10 +320,12 @@ static void server_free(struct http_server *srv)
 {
 	if (!srv)
 		return;
+	http_deadlines__free(srv->deadlines);
 	expo__free(srv->expo);
 	free(srv->landing_page);
 	free(srv->telemetry_path);
 	pthread_mutex_destroy(&srv->expo_lock);
+	pthread_mutex_destroy(&srv->log_lock);
 	free(srv);
 }
 
@@ -297,6 +336,7 @@ static struct http_server *server_new(const char *telemetry_path, http_render_fn
 	if (!srv)
 		return NULL;
 	pthread_mutex_init(&srv->expo_lock, NULL);
+	pthread_mutex_init(&srv->log_lock, NULL);
 	srv->render = render;
 	srv->render_ctx = ctx;
 	srv->expo = expo__new();
@@ -313,14 +353,35 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 			  enum MHD_ConnectionNotificationCode code)
 {
 	struct http_server *srv = cls;
+	const union MHD_ConnectionInfo *fd;
 
-	(void)socket_ctx;
-	if (code == MHD_CONNECTION_NOTIFY_STARTED)
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		http_deadlines__closed(srv->deadlines, socket_ctx);
+		return;
+	}
+	if (srv->web && srv->web->tls)
 		http_tls__on_connection(srv->web, conn);
+	fd = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (fd)
+		http_deadlines__opened(srv->deadlines, fd->connect_fd, socket_ctx);
 }
 
-/* Room for the TLS options, the thread pool and the terminator. */
-#define MAX_EXTRA_OPTIONS 8
+/* A request was answered: the connection has a new deadline for the next one. */
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+			 enum MHD_RequestTerminationCode code)
+{
+	struct http_server *srv = cls;
+	const union MHD_ConnectionInfo *ctx;
+
+	(void)req_cls;
+	(void)code;
+	ctx = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (ctx)
+		http_deadlines__served(srv->deadlines, ctx->socket_context);
+}
+
+/* Room for the TLS options, the thread pool, the notifications and the terminator. */
+#define MAX_EXTRA_OPTIONS 10
 
 /* MHD options for TLS (cert, key, client CA, versions); how many, or -1. */
 static int tls_options(struct http_server *srv, struct MHD_OptionItem *o)
@@ -335,8 +396,6 @@ static int tls_options(struct http_server *srv, struct MHD_OptionItem *o)
 	o[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, srv->tls_priorities};
 	if (web->client_ca_pem)
 		o[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, web->client_ca_pem};
-	o[n++] =
-	    (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, srv};
 	return n;
 }
 
@@ -360,10 +419,17 @@ static struct MHD_Daemon *start_daemon(struct http_server *srv, int listen_fd,
 	if (webconfig__has_users(srv->web))
 		extra[n++] =
 		    (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, AUTH_THREADS, NULL};
+	extra[n++] =
+	    (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, srv};
+	extra[n++] =
+	    (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv};
 	extra[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+	srv->deadlines = http_deadlines__new(timeout_s);
+	if (!srv->deadlines)
+		return NULL;
 	return MHD_start_daemon(
 	    flags, 0, NULL, NULL, handle_request, srv, MHD_OPTION_EXTERNAL_LOGGER, log_mhd_message,
-	    NULL, MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_CONNECTION_LIMIT, max_conns,
+	    srv, MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_CONNECTION_LIMIT, max_conns,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip, MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY_LIMIT, MHD_OPTION_ARRAY,
 	    extra, MHD_OPTION_END);
