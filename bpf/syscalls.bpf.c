@@ -28,10 +28,17 @@ struct {
 	__type(value, __u8);
 } file_rules SEC(".maps");
 
-/* Class of each open file seen, so the dentry walk runs once per file. */
+/*
+ * Class of each open file seen, so the dentry walk runs once per file. The
+ * objects' addresses are reused once freed: the inode's address and number
+ * keep a socket's old entry (sockfs inodes come from another slab) from
+ * answering for a data file that took its struct file and dentry.
+ */
 struct file_key {
 	__u64 file;
 	__u64 dentry;
+	__u64 inode;
+	__u64 ino;
 };
 
 struct {
@@ -163,6 +170,8 @@ static __always_inline __u8 classify(__u16 profile, __u32 fd)
 	d = BPF_CORE_READ(f, f_path.dentry);
 	key.file = (__u64)f;
 	key.dentry = (__u64)d;
+	key.inode = (__u64)BPF_CORE_READ(f, f_inode);
+	key.ino = BPF_CORE_READ(f, f_inode, i_ino);
 	cached = bpf_map_lookup_elem(&file_class, &key);
 	if (cached)
 		return *cached;
