@@ -218,8 +218,8 @@ static const struct broken broken[] = {
      "methods: [Get, Get]\n",
      6, "methods: duplicate \"Get\""},
     {"format: 1\nname: t\nstore: s\nlanguage: go\nmatch: {go_module: m}\n"
-     "methods: [Get, get-all]\n",
-     6, "methods: \"get-all\" is not a label name"},
+     "methods: [Get, get/all]\n",
+     6, "methods: \"get/all\" is not a label name"},
     {"", 1, "empty profile"},
     {"# nothing but a comment\n", 1, "empty profile"},
     {"- format: 1\n", 1, "profile: expected a map, found a list"},
@@ -243,8 +243,8 @@ static const struct broken broken[] = {
     {"format: 1\nname: t\nstore: s\nlanguage: go\nmatch: {go_module: m, "
      "version_regex: '('}\n",
      5, "match.version_regex: not a POSIX extended regular expression"},
-    {HEAD "files:\n  - {glob: a, class: bad-class}\n", 9,
-     "files[1].class: \"bad-class\" is not a label name"},
+    {HEAD "files:\n  - {glob: a, class: bad.class}\n", 9,
+     "files[1].class: \"bad.class\" is not a label name"},
     {HEAD "files:\n  - {class: wal}\n", 9, "files[1].glob is required"},
     {HEAD, 1, "probes is required"},
     {HEAD "probes: []\n", 8, "probes: needs 1 to 128 probes, found 0"},
