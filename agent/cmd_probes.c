@@ -67,6 +67,23 @@ static void print_sites(const struct binary *b)
 	}
 }
 
+/* Why the profile fits: what it recognized and which version it accepted. */
+static void print_why(const struct binary *b)
+{
+	const struct profile *p = b->profile;
+
+	printf("why:     ");
+	if (p->lang == PROFILE_LANG_GO)
+		printf("Go main module %s", p->go_module);
+	else
+		printf("functions %s%s present", p->nsymbols ? p->symbols[0] : "",
+		       p->nsymbols > 1 ? ", ..." : "");
+	if (p->version_regex)
+		printf("; version %s matches %s", b->version[0] ? b->version : "(none)",
+		       p->version_regex);
+	printf("; all %d probe sites resolved\n", b->res.nsites);
+}
+
 int cmd_probes(const struct config *cfg)
 {
 	struct catalog cat;
@@ -83,9 +100,11 @@ int cmd_probes(const struct config *cfg)
 		return 1;
 	binary__examine(&b, &cat, target);
 	if (b.verdict == BINARY_READY) {
-		printf("binary:  %s\nprofile: %s (%s; store %s %s, %s)\nsites:   %d\n\n", target,
-		       b.profile->name, b.profile->source, b.profile->store, b.version,
-		       b.go_version[0] ? b.go_version : "C", b.res.nsites);
+		printf("binary:  %s\nprofile: %s (%s; store %s %s, %s)\n", target, b.profile->name,
+		       b.profile->source, b.profile->store, b.version,
+		       b.go_version[0] ? b.go_version : "C");
+		print_why(&b);
+		printf("sites:   %d\n\n", b.res.nsites);
 		print_sites(&b);
 		rc = 0;
 	} else {
