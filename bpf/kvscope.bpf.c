@@ -381,13 +381,18 @@ static __always_inline void read_gauges(struct pt_regs *regs, const struct kvs_s
 			break;
 		const struct kvs_read *rd = &site->reads[i];
 		struct kvs_gauge_key gk = {.target = target, .gauge = rd->gauge};
-		struct kvs_gauge_val gv = {.ts_ns = now};
+		struct kvs_gauge_val gv = {.ts_ns = now}, *cur;
 
 		if (read_value(regs, rd, &gv.value)) {
 			count_lost(KVS_LOST_READ_FAULT);
 			continue;
 		}
-		bpf_map_update_elem(&gauges, &gk, &gv, BPF_ANY);
+		/* this CPU's own slot: written in place, an update only the first time */
+		cur = bpf_map_lookup_elem(&gauges, &gk);
+		if (cur)
+			*cur = gv;
+		else
+			bpf_map_update_elem(&gauges, &gk, &gv, BPF_ANY);
 	}
 }
 
