@@ -12,7 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-
 static bool range_inside(uint64_t off, uint64_t len, uint64_t total)
 {
 	return off <= total && len <= total - off;
@@ -23,7 +22,8 @@ static int check_header(const struct elf_image *img, char *err, size_t errlen)
 	GElf_Ehdr ehdr;
 
 	if (img->size < sizeof(Elf64_Ehdr))
-		return errmsg(err, errlen, "file too short for an ELF header (%zu bytes)", img->size);
+		return errmsg(err, errlen, "file too short for an ELF header (%zu bytes)",
+			      img->size);
 	if (memcmp(img->data, ELFMAG, SELFMAG) != 0)
 		return errmsg(err, errlen, "not an ELF file");
 	if (img->data[EI_CLASS] != ELFCLASS64 || img->data[EI_DATA] != ELFDATA2LSB)
@@ -58,7 +58,7 @@ static int load_segments(struct elf_image *img, char *err, size_t errlen)
 			continue;
 		if (!range_inside(ph.p_offset, ph.p_filesz, img->size))
 			return errmsg(err, errlen,
-				    "truncated file: segment %zu ends past end of file", i);
+				      "truncated file: segment %zu ends past end of file", i);
 		if (ph.p_vaddr + ph.p_filesz < ph.p_vaddr)
 			return errmsg(err, errlen, "segment %zu wraps the address space", i);
 		img->loads[img->nloads++] = (struct elf_segment){

@@ -21,7 +21,6 @@ struct cursor {
 	size_t len;
 };
 
-
 static void copy_field(char *dst, size_t dstlen, const char *src, size_t srclen)
 {
 	snprintf(dst, dstlen, "%.*s", (int)(srclen < dstlen ? srclen : dstlen - 1), src);

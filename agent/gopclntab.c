@@ -24,7 +24,6 @@ struct layout {
 	size_t records_len;
 };
 
-
 static uint64_t read_le(const unsigned char *p, unsigned size)
 {
 	uint64_t v = 0;
@@ -74,7 +73,7 @@ static int region(const unsigned char *p, size_t len, uint64_t off, const char *
 {
 	if (off >= len)
 		return errmsg(err, errlen, "pclntab %s offset %#llx outside the table", what,
-			    (unsigned long long)off);
+			      (unsigned long long)off);
 	*out = p + off;
 	*out_len = len - off;
 	return 0;
@@ -155,7 +154,7 @@ static int read_layout(const unsigned char *p, size_t len, uint64_t text_fallbac
 	slots = l->ftab_len / l->word;
 	if (l->nfunc == 0 || slots < 3 || l->nfunc > (slots - 1) / 2)
 		return errmsg(err, errlen, "pclntab nfunc %llu does not fit the table",
-			    (unsigned long long)l->nfunc);
+			      (unsigned long long)l->nfunc);
 	return 0;
 }
 
@@ -168,7 +167,7 @@ static int read_name(const struct layout *l, uint64_t funcoff, size_t i, const c
 	if (nameoff < 0 || (uint64_t)nameoff >= l->names_len ||
 	    !memchr(l->names + nameoff, 0, l->names_len - (size_t)nameoff))
 		return errmsg(err, errlen, "pclntab function %zu: name offset %lld out of range", i,
-			    (long long)nameoff);
+			      (long long)nameoff);
 	*name = (const char *)l->names + nameoff;
 	return 0;
 }
@@ -185,7 +184,7 @@ static int read_func(const struct layout *l, size_t i, struct go_func *fn, char 
 		return errmsg(err, errlen, "pclntab functab not ascending at function %zu", i);
 	if (funcoff >= l->records_len || l->records_len - funcoff < (uint64_t)l->word + 4)
 		return errmsg(err, errlen, "pclntab function %zu: record offset %#llx out of range",
-			    i, (unsigned long long)funcoff);
+			      i, (unsigned long long)funcoff);
 	if (read_le(l->records + funcoff, l->word) != entry)
 		return errmsg(err, errlen, "pclntab function %zu: record entry does not match", i);
 	fn->entry = l->text_base + entry;
@@ -205,7 +204,7 @@ int gopclntab__parse(const unsigned char *bytes, size_t len, uint64_t text_fallb
 	out->funcs = calloc(l.nfunc, sizeof(*out->funcs));
 	if (!out->funcs)
 		return errmsg(err, errlen, "out of memory for %llu functions",
-			    (unsigned long long)l.nfunc);
+			      (unsigned long long)l.nfunc);
 	for (i = 0; i < l.nfunc; i++) {
 		if (read_func(&l, i, &out->funcs[i], err, errlen))
 			goto free_funcs;
@@ -286,8 +285,8 @@ static bool word_index__has(const struct word_index *wi, uint64_t v)
  * that passes every check. 0 found, -ENOENT, -1 corrupt.
  */
 static int scan_segment(const struct elf_image *img, const struct elf_segment *seg,
-			const struct word_index *refs, int *tries, struct gopclntab *out,
-			char *err, size_t errlen)
+			const struct word_index *refs, int *tries, struct gopclntab *out, char *err,
+			size_t errlen)
 {
 	const unsigned char *base = img->data + seg->offset;
 	size_t off;

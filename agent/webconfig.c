@@ -277,8 +277,10 @@ static int user_pair(struct parse *p, const yaml_node_t *k, const yaml_node_t *v
 		return fail_at(p, v, "basic_auth_users: %s: not a bcrypt hash ($2a$, $2b$ or $2y$)",
 			       name);
 	if (hash_cost(hash) > BCRYPT_COST_MAX)
-		return fail_at(p, v, "basic_auth_users: %s: bcrypt cost %d is over %d (each check "
-			       "would take too long)", name, hash_cost(hash), BCRYPT_COST_MAX);
+		return fail_at(p, v,
+			       "basic_auth_users: %s: bcrypt cost %d is over %d (each check "
+			       "would take too long)",
+			       name, hash_cost(hash), BCRYPT_COST_MAX);
 	users = realloc(c->users, (c->nusers + 1) * sizeof(*users));
 	if (!users)
 		return fail_at(p, k, "out of memory");

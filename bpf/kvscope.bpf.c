@@ -31,7 +31,6 @@ struct {
 	__type(value, struct kvs_site);
 } sites SEC(".maps");
 
-
 /* Hashes of the profile's method names and error words -> label or code. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -50,7 +49,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct string_buf);
 } string_scratch SEC(".maps");
-
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -93,22 +91,38 @@ static __always_inline void count_lost(__u32 reason)
 static __always_inline int reg_offset(__u8 reg)
 {
 	switch (reg) {
-	case KVS_REG_RAX: return offsetof(struct pt_regs, ax);
-	case KVS_REG_RBX: return offsetof(struct pt_regs, bx);
-	case KVS_REG_RCX: return offsetof(struct pt_regs, cx);
-	case KVS_REG_RDX: return offsetof(struct pt_regs, dx);
-	case KVS_REG_RSI: return offsetof(struct pt_regs, si);
-	case KVS_REG_RDI: return offsetof(struct pt_regs, di);
-	case KVS_REG_RBP: return offsetof(struct pt_regs, bp);
-	case KVS_REG_RSP: return offsetof(struct pt_regs, sp);
-	case KVS_REG_R8: return offsetof(struct pt_regs, r8);
-	case KVS_REG_R9: return offsetof(struct pt_regs, r9);
-	case KVS_REG_R10: return offsetof(struct pt_regs, r10);
-	case KVS_REG_R11: return offsetof(struct pt_regs, r11);
-	case KVS_REG_R12: return offsetof(struct pt_regs, r12);
-	case KVS_REG_R13: return offsetof(struct pt_regs, r13);
-	case KVS_REG_R14: return offsetof(struct pt_regs, r14);
-	case KVS_REG_R15: return offsetof(struct pt_regs, r15);
+	case KVS_REG_RAX:
+		return offsetof(struct pt_regs, ax);
+	case KVS_REG_RBX:
+		return offsetof(struct pt_regs, bx);
+	case KVS_REG_RCX:
+		return offsetof(struct pt_regs, cx);
+	case KVS_REG_RDX:
+		return offsetof(struct pt_regs, dx);
+	case KVS_REG_RSI:
+		return offsetof(struct pt_regs, si);
+	case KVS_REG_RDI:
+		return offsetof(struct pt_regs, di);
+	case KVS_REG_RBP:
+		return offsetof(struct pt_regs, bp);
+	case KVS_REG_RSP:
+		return offsetof(struct pt_regs, sp);
+	case KVS_REG_R8:
+		return offsetof(struct pt_regs, r8);
+	case KVS_REG_R9:
+		return offsetof(struct pt_regs, r9);
+	case KVS_REG_R10:
+		return offsetof(struct pt_regs, r10);
+	case KVS_REG_R11:
+		return offsetof(struct pt_regs, r11);
+	case KVS_REG_R12:
+		return offsetof(struct pt_regs, r12);
+	case KVS_REG_R13:
+		return offsetof(struct pt_regs, r13);
+	case KVS_REG_R14:
+		return offsetof(struct pt_regs, r14);
+	case KVS_REG_R15:
+		return offsetof(struct pt_regs, r15);
 	}
 	return -1;
 }

@@ -19,8 +19,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 static const __u64 disk_bounds_ns[KVS_DISK_BUCKETS] = KVS_DISK_BOUNDS_NS;
 
-
-
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, KVS_MAX_FILE_RULES);

@@ -9,38 +9,9 @@ mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing 
 state=$(mktemp -d /tmp/kvscope-fidelity.XXXXXX)
 export FIDELITY_STATE=$state PYTHONDONTWRITEBYTECODE=1
 
-# shellcheck disable=SC2317 # (called from the EXIT trap)
-# True when process $1 runs with argument $2 on its command line.
-has_arg() {
-	tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | grep -qxF -- "$2"
-}
-
-# shellcheck disable=SC2317
-cleanup() {
-	if [ -f "$state/agent_pid" ]; then
-		pid=$(cat "$state/agent_pid")
-		if grep -qa kvscope "/proc/$pid/cmdline" 2>/dev/null; then
-			kill -TERM "$pid" 2>/dev/null
-			for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-			kill -KILL "$pid" 2>/dev/null || true
-		fi
-	fi
-	if [ -f "$state/cluster_dir" ]; then
-		dir=$(cat "$state/cluster_dir")
-		[ -f "$dir/members.env" ] && { ../integration/cluster.sh stop "$dir" || true; }
-		# A member restarted just before an interruption may not be in
-		# members.env yet: find it by its data directory, stop it by PID.
-		for proc in /proc/[0-9]*; do
-			pid=${proc#/proc/}
-			for name in "$dir"/*/; do
-				[ -d "$name" ] && has_arg "$pid" "${name%/}" && kill -KILL "$pid" 2>/dev/null
-			done
-		done
-		rm -rf "$dir"
-	fi
-	rm -rf "$state"
-}
-trap cleanup EXIT
+# shellcheck source=../integration/scenario-cleanup.sh
+. ../integration/scenario-cleanup.sh
+trap scenario_cleanup EXIT
 
 timeout --kill-after=10 200 python3 -u fidelity.py | tee "$state/out"
 rc=${PIPESTATUS[0]}

@@ -179,6 +179,43 @@ class Agent:
             return f.read()
 
 
+# gRPC code name -> HTTP-style status, as profiles/etcd-3.4.yaml maps them
+GRPC_TO_STATUS = {"OK": "200", "Canceled": "499", "Unknown": "500", "InvalidArgument": "400",
+                  "DeadlineExceeded": "504", "NotFound": "404", "AlreadyExists": "409",
+                  "PermissionDenied": "403", "ResourceExhausted": "429",
+                  "FailedPrecondition": "400", "Aborted": "409", "OutOfRange": "400",
+                  "Unimplemented": "501", "Internal": "500", "Unavailable": "503",
+                  "DataLoss": "500", "Unauthenticated": "401"}
+
+
+def etcd_requests(metrics):
+    """{(method, status): n} from etcd's own grpc_server_handled_total (KV service)."""
+    out = {}
+    for (name, labels), v in metrics.items():
+        ls = dict(labels)
+        if name == "grpc_server_handled_total" and ls.get("grpc_service") == "etcdserverpb.KV":
+            key = (ls["grpc_method"], GRPC_TO_STATUS[ls["grpc_code"]])
+            out[key] = out.get(key, 0) + v
+    return out
+
+
+def kvscope_requests(metrics, target):
+    """{(method, status): n} from kvscope's kvstore_requests_total for one target."""
+    out = {}
+    for (name, labels), v in metrics.items():
+        ls = dict(labels)
+        if name == "kvstore_requests_total" and ls["target"] == target:
+            key = (ls["method"], ls["status"])
+            out[key] = out.get(key, 0) + v
+    return out
+
+
+def delta(after, before):
+    """What changed between two {key: count} readings."""
+    return {k: after.get(k, 0) - before.get(k, 0) for k in set(after) | set(before)
+            if after.get(k, 0) != before.get(k, 0)}
+
+
 def bpf_prog_ids_of(pid):
     """IDs of the BPF programs process `pid` holds, from its fds' fdinfo."""
     ids = set()

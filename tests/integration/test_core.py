@@ -10,45 +10,15 @@ import sys
 import tempfile
 import time
 
-from kvtest import (Agent, Cluster, Runner, bpf_prog_ids_of, free_port, has, kvscope_links,
-                    parse_metrics, TIME_SCALE,
+from kvtest import (Agent, Cluster, Runner, bpf_prog_ids_of, delta, etcd_requests, free_port,
+                    has, kvscope_links, kvscope_requests, parse_metrics, TIME_SCALE,
                     uprobe_events, value, wait_for, KVSCOPE, ROOT)
 
 MAX_REQUEST_BYTES = 4096
 METHODS = ["Range", "Put", "DeleteRange", "Txn", "Compact"]
-# gRPC code name -> HTTP-style status, as profiles/etcd-3.4.yaml maps them
-GRPC_TO_STATUS = {"OK": "200", "Canceled": "499", "Unknown": "500", "InvalidArgument": "400",
-                  "DeadlineExceeded": "504", "NotFound": "404", "AlreadyExists": "409",
-                  "PermissionDenied": "403", "ResourceExhausted": "429",
-                  "FailedPrecondition": "400", "Aborted": "409", "OutOfRange": "400",
-                  "Unimplemented": "501", "Internal": "500", "Unavailable": "503",
-                  "DataLoss": "500", "Unauthenticated": "401"}
-
-
 def etcd_handled(cluster, member):
     """{(method, status): count} from etcd's own grpc_server_handled_total."""
-    out = {}
-    for (name, labels), v in cluster.own_metrics(member).items():
-        ls = dict(labels)
-        if name == "grpc_server_handled_total" and ls.get("grpc_service") == "etcdserverpb.KV":
-            key = (ls["grpc_method"], GRPC_TO_STATUS[ls["grpc_code"]])
-            out[key] = out.get(key, 0) + v
-    return out
-
-
-def kvscope_requests(metrics, target):
-    out = {}
-    for (name, labels), v in metrics.items():
-        ls = dict(labels)
-        if name == "kvstore_requests_total" and ls["target"] == target:
-            key = (ls["method"], ls["status"])
-            out[key] = out.get(key, 0) + v
-    return out
-
-
-def delta(after, before):
-    keys = set(after) | set(before)
-    return {k: after.get(k, 0) - before.get(k, 0) for k in keys if after.get(k, 0) != before.get(k, 0)}
+    return etcd_requests(cluster.own_metrics(member))
 
 
 def drive_load(c):

@@ -15,15 +15,10 @@ import tempfile
 import threading
 import time
 
-from kvtest import (ROOT, Agent, Cluster, NamedAgent, Runner, bpf_fd_ids, bpf_ids_alive,
-                    kvscope_links, quiet_counts, value, wait_for)
+from kvtest import (ROOT, GRPC_TO_STATUS, Agent, Cluster, NamedAgent, Runner, bpf_fd_ids,
+                    bpf_ids_alive, delta, etcd_requests, kvscope_links, kvscope_requests,
+                    quiet_counts, value, wait_for)
 
-GRPC_TO_STATUS = {"OK": "200", "Canceled": "499", "Unknown": "500", "InvalidArgument": "400",
-                  "DeadlineExceeded": "504", "NotFound": "404", "AlreadyExists": "409",
-                  "PermissionDenied": "403", "ResourceExhausted": "429",
-                  "FailedPrecondition": "400", "Aborted": "409", "OutOfRange": "400",
-                  "Unimplemented": "501", "Internal": "500", "Unavailable": "503",
-                  "DataLoss": "500", "Unauthenticated": "401"}
 METHODS = ["Range", "Put", "DeleteRange", "Txn", "Compact"]
 MAX_REQUEST_BYTES = 4096
 LOST_REASONS = ["inflight_full", "read_fault", "stale", "unmatched_end", "ring_full"]
@@ -31,32 +26,6 @@ LOST_REASONS = ["inflight_full", "read_fault", "stale", "unmatched_end", "ring_f
 
 def b64(s):
     return base64.b64encode(s.encode()).decode()
-
-
-def etcd_requests(metrics):
-    """{(method, status): n} from etcd's grpc_server_handled_total."""
-    out = {}
-    for (name, labels), v in metrics.items():
-        ls = dict(labels)
-        if name == "grpc_server_handled_total" and ls.get("grpc_service") == "etcdserverpb.KV":
-            key = (ls["grpc_method"], GRPC_TO_STATUS[ls["grpc_code"]])
-            out[key] = out.get(key, 0) + v
-    return out
-
-
-def kvscope_requests(metrics, target):
-    out = {}
-    for (name, labels), v in metrics.items():
-        ls = dict(labels)
-        if name == "kvstore_requests_total" and ls["target"] == target:
-            key = (ls["method"], ls["status"])
-            out[key] = out.get(key, 0) + v
-    return out
-
-
-def delta(after, before):
-    return {k: after.get(k, 0) - before.get(k, 0) for k in set(after) | set(before)
-            if after.get(k, 0) != before.get(k, 0)}
 
 
 def gateway(client_url, path, body, timeout=3):

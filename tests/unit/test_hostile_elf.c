@@ -38,9 +38,12 @@ static unsigned char *hostile_elf(size_t size)
 
 	if (!b)
 		return NULL;
-	memcpy(b, "\x7f" "ELF\x02\x01\x01", 7);
-	put16(b + 16, 2);	 /* ET_EXEC */
-	put16(b + 18, 62);	 /* x86-64 */
+	memcpy(b,
+	       "\x7f"
+	       "ELF\x02\x01\x01",
+	       7);
+	put16(b + 16, 2);  /* ET_EXEC */
+	put16(b + 18, 62); /* x86-64 */
 	put32(b + 20, 1);
 	put64(b + 24, 0x400000); /* entry */
 	put64(b + 32, 64);	 /* phoff */
@@ -91,7 +94,7 @@ static void test_header_shaped_words_stay_fast(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_header_shaped_words_stay_fast),
+	    cmocka_unit_test(test_header_shaped_words_stay_fast),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
