@@ -131,8 +131,14 @@ static void check_etcd_probes(const struct profile *p)
 	assert_true(pr->has_value);
 	assert_read(&pr->value, KVS_REG_RAX, 8, 0, NULL);
 	pr = find_probe(p, "go.etcd.io/etcd/wal.(*WAL).Save", KVS_ROLE_STORAGE_OP);
-	assert_false(pr->has_value);
+	assert_int_equal(pr->site, PROFILE_SITE_CALL_RETURN);
+	assert_string_equal(pr->callee, "go.etcd.io/etcd/wal.(*WAL).saveState");
+	assert_true(pr->has_value);
 	assert_int_equal(pr->label, profile__operation(p, "wal_save"));
+	/* an entry probe without a value: every hit a success */
+	pr = find_probe(p, "go.etcd.io/etcd/mvcc/backend.(*backend).defrag", KVS_ROLE_STORAGE_OP);
+	assert_int_equal(pr->site, PROFILE_SITE_ENTRY);
+	assert_false(pr->has_value);
 }
 
 static void test_etcd_profile(void **state)
