@@ -272,6 +272,15 @@ int attach__labels(struct attach_ctx *ac, uint16_t profile_id, const struct prof
 	return rc ? -1 : 0;
 }
 
+int attach__catalog_labels(struct attach_ctx *ac, const struct catalog *cat)
+{
+	int rc = 0;
+
+	for (int i = 0; i < cat->count; i++)
+		rc |= attach__labels(ac, (uint16_t)i, cat->profiles[i]);
+	return rc ? -1 : 0;
+}
+
 /* Requests a dead process started will never end: remove them. */
 static int drop_inflight(struct attach_ctx *ac, uint32_t tgid)
 {

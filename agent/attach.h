@@ -59,6 +59,8 @@ int attach__share_maps(const struct attach_ctx *ac, struct bpf_map *watched,
 
 /* Hashes of the profile's method names and error words, for run-time names. */
 int attach__labels(struct attach_ctx *ac, uint16_t profile_id, const struct profile *p);
+/* The same for every profile of a catalog, numbered by their place in it. */
+int attach__catalog_labels(struct attach_ctx *ac, const struct catalog *cat);
 
 /* The site record a probe becomes (exposed for tests). */
 void attach__site_record(const struct profile *p, const struct profile_probe *probe,

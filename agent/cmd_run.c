@@ -94,20 +94,14 @@ static void start_disk(struct daemon *d)
 	struct kernel_features f;
 	enum syscall_hook hook;
 	char err[256];
+	int rc = disk__open_best(d->bpf, &d->catalog, &f, &hook, &d->disk, err, sizeof(err));
 
-	hooks__probe(&f);
-	hook = hooks__choose(&f);
 	log_msg(LOG_INFO, "syscall hook chosen", "hook", hooks__name(hook), "kernel", f.release,
 		NULL);
-	if (hook == HOOK_NONE)
-		return;
-	if (disk__open(d->bpf, hook, &d->disk, err, sizeof(err))) {
+	if (rc)
 		log_msg(LOG_WARN, "disk metrics off", "err", err, NULL);
-		return;
-	}
-	for (int i = 0; i < d->catalog.count; i++)
-		disk__add_rules(d->disk, (uint16_t)i, d->catalog.profiles[i]);
-	log_msg(LOG_INFO, "disk probes attached", "hook", hooks__name(hook), NULL);
+	else if (d->disk)
+		log_msg(LOG_INFO, "disk probes attached", "hook", hooks__name(hook), NULL);
 }
 
 static void start_events(struct daemon *d)
@@ -171,23 +165,13 @@ static int daemon_start(struct daemon *d, const struct config *cfg)
 		log_msg(LOG_ERROR, "cannot load BPF programs", "err", err, NULL);
 		return -1;
 	}
-	for (int i = 0; i < d->catalog.count; i++)
-		attach__labels(d->bpf, (uint16_t)i, d->catalog.profiles[i]);
+	attach__catalog_labels(d->bpf, &d->catalog);
 	start_events(d);
 	d->binaries = binary_cache__new(&d->catalog);
 	/* Before the HTTP server's threads: capabilities are per thread. */
 	if (!d->binaries || drop_privileges(cfg) || start_http(d, cfg))
 		return -1;
-	d->discovery = (struct discovery){.table = &d->targets,
-					  .catalog = &d->catalog,
-					  .binaries = d->binaries,
-					  .bpf = d->bpf,
-					  .procfs = cfg->procfs,
-					  .filter = {.pids = cfg->pids,
-						     .npids = cfg->npids,
-						     .exe_glob = cfg->target_exe,
-						     .name_glob = cfg->target_name},
-					  .self = getpid()};
+	discovery__init(&d->discovery, &d->targets, &d->catalog, d->binaries, d->bpf, cfg);
 	/* targets first: verifying the syscall programs takes a second or two */
 	discovery__scan(&d->discovery);
 	if (!stopsig__requested())

@@ -135,16 +135,8 @@ static void open_disk(struct tracer *tr)
 	enum syscall_hook hook;
 	char err[256];
 
-	hooks__probe(&f);
-	hook = hooks__choose(&f);
-	if (hook == HOOK_NONE)
-		return;
-	if (disk__open(tr->bpf, hook, &tr->disk, err, sizeof(err))) {
+	if (disk__open_best(tr->bpf, &tr->catalog, &f, &hook, &tr->disk, err, sizeof(err)))
 		fprintf(stderr, "kvscope trace: no disk sync latency: %s\n", err);
-		return;
-	}
-	for (int i = 0; i < tr->catalog.count; i++)
-		disk__add_rules(tr->disk, (uint16_t)i, tr->catalog.profiles[i]);
 }
 
 static bool any_thread_keyed(const struct target_table *t)
@@ -214,8 +206,7 @@ static int load_probes(struct tracer *tr)
 		fprintf(stderr, "kvscope trace: cannot load BPF programs: %s\n", err);
 		return -1;
 	}
-	for (int i = 0; i < tr->catalog.count; i++)
-		attach__labels(tr->bpf, (uint16_t)i, tr->catalog.profiles[i]);
+	attach__catalog_labels(tr->bpf, &tr->catalog);
 	tr->binaries = binary_cache__new(&tr->catalog);
 	return tr->binaries ? 0 : -1;
 }
@@ -225,16 +216,7 @@ static int find_targets(struct tracer *tr)
 	const struct config *cfg = tr->cfg;
 	char names[8];
 
-	tr->discovery = (struct discovery){.table = &tr->targets,
-					   .catalog = &tr->catalog,
-					   .binaries = tr->binaries,
-					   .bpf = tr->bpf,
-					   .procfs = cfg->procfs,
-					   .filter = {.pids = cfg->pids,
-						      .npids = cfg->npids,
-						      .exe_glob = cfg->target_exe,
-						      .name_glob = cfg->target_name},
-					   .self = getpid()};
+	discovery__init(&tr->discovery, &tr->targets, &tr->catalog, tr->binaries, tr->bpf, cfg);
 	discovery__scan(&tr->discovery);
 	if (!attached_targets(&tr->targets, names, sizeof(names))) {
 		fprintf(stderr, "kvscope trace: no store process to trace%s\n",

@@ -7,6 +7,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "catalog.h"
 #include "disk.h"
 #include "log.h"
 #include "syscalls.skel.h"
@@ -210,6 +211,21 @@ int disk__add_rules(struct disk_ctx *dc, uint16_t profile_id, const struct profi
 			dc->nrules++;
 	}
 	return skipped;
+}
+
+int disk__open_best(struct attach_ctx *ac, const struct catalog *cat, struct kernel_features *f,
+		    enum syscall_hook *hook, struct disk_ctx **out, char *err, size_t errlen)
+{
+	*out = NULL;
+	hooks__probe(f);
+	*hook = hooks__choose(f);
+	if (*hook == HOOK_NONE)
+		return 0;
+	if (disk__open(ac, *hook, out, err, errlen))
+		return -1;
+	for (int i = 0; i < cat->count; i++)
+		disk__add_rules(*out, (uint16_t)i, cat->profiles[i]);
+	return 0;
 }
 
 int disk__snapshot(const struct disk_ctx *dc, struct disk_entry **out, size_t *n)

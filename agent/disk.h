@@ -27,6 +27,16 @@ int disk__open(struct attach_ctx *ac, enum syscall_hook hook, struct disk_ctx **
 	       size_t errlen);
 void disk__close(struct disk_ctx *dc);
 
+struct catalog;
+
+/*
+ * The disk probes on the best hook this kernel offers (*hook says which),
+ * with every catalog profile's file rules. *out stays NULL when the kernel
+ * offers none; -1 with a reason when loading failed.
+ */
+int disk__open_best(struct attach_ctx *ac, const struct catalog *cat, struct kernel_features *f,
+		    enum syscall_hook *hook, struct disk_ctx **out, char *err, size_t errlen);
+
 /* Loads a profile's file rules under `profile_id`; returns rules skipped (unsupported globs). */
 int disk__add_rules(struct disk_ctx *dc, uint16_t profile_id, const struct profile *p);
 const char *disk__class_name(const struct disk_ctx *dc, unsigned class_id);

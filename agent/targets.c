@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "cli.h"
 #include "log.h"
 #include "targets.h"
 
@@ -257,4 +259,19 @@ void discovery__sweep(struct discovery *d, double max_age_s)
 	d->table->stale_requests += (uint64_t)(dropped > 0 ? dropped : 0);
 	d->table->inflight_now = (uint64_t)remaining;
 	pthread_mutex_unlock(&d->table->lock);
+}
+
+void discovery__init(struct discovery *d, struct target_table *t, const struct catalog *cat,
+		     struct binary_cache *bc, struct attach_ctx *bpf, const struct config *cfg)
+{
+	*d = (struct discovery){.table = t,
+				.catalog = cat,
+				.binaries = bc,
+				.bpf = bpf,
+				.procfs = cfg->procfs,
+				.filter = {.pids = cfg->pids,
+					   .npids = cfg->npids,
+					   .exe_glob = cfg->target_exe,
+					   .name_glob = cfg->target_name},
+				.self = getpid()};
 }

@@ -72,6 +72,12 @@ const char *attach_error_name(enum attach_error e);
 
 void target_table__init(struct target_table *t, int max_targets);
 
+struct config;
+
+/* Discovery over procfs as the flags narrow it (pids, exe and name globs). */
+void discovery__init(struct discovery *d, struct target_table *t, const struct catalog *cat,
+		     struct binary_cache *bc, struct attach_ctx *bpf, const struct config *cfg);
+
 /* One pass: notices exits, attaches new store processes. */
 void discovery__scan(struct discovery *d);
 /* Drops requests in flight for longer than max_age_s (their task is gone). */

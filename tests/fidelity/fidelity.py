@@ -730,17 +730,17 @@ def on_sigterm(signum, frame):
     raise KeyboardInterrupt("signal %d" % signum)
 
 
-def main():
-    DEADLINE[0] = time.time() + BUDGET_SECONDS
+def run_and_report(scenario, name, path, heading):
+    """Runs a scenario with .run(), .close(show_logs) and .table; prints its
+    table (a failure that stopped it is a row too), writes it to path, and
+    returns the exit code. Shared by the fidelity and soak scenarios."""
     signal.signal(signal.SIGTERM, on_sigterm)
-    scenario = Scenario()
     error = None
     try:
         scenario.run()
     except (Exception, KeyboardInterrupt) as e:  # the table still prints, with the failure
         error = "%s: %s" % (type(e).__name__, e)
-        log("scenario aborted: " + error)
-
+        log("%s aborted: %s" % (name, error))
         traceback.print_exc()
     finally:
         try:
@@ -752,12 +752,17 @@ def main():
                            False)
     text, passed, failed = scenario.table.render()
     print(text)
-    os.makedirs(os.path.dirname(TABLE_PATH), exist_ok=True)
-    with open(TABLE_PATH, "w") as f:
-        f.write("# kvscope fidelity\n\n" + text + "\n\nfidelity: %d passed, %d failed\n" %
-                (passed, failed))
-    print("fidelity: %d passed, %d failed" % (passed, failed))
+    closing = "%s: %d passed, %d failed" % (name, passed, failed)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write("%s\n\n%s\n\n%s\n" % (heading, text, closing))
+    print(closing)
     return 1 if failed else 0
+
+
+def main():
+    DEADLINE[0] = time.time() + BUDGET_SECONDS
+    return run_and_report(Scenario(), "fidelity", TABLE_PATH, "# kvscope fidelity")
 
 
 if __name__ == "__main__":

@@ -272,6 +272,14 @@ class Runner:
             self.passed += 1
             print("ok   %s (%.1fs)" % (name, time.time() - t0))
 
+    def run_suite(self, suite, names):
+        """Runs suite.test_<name> for each name in order, then closes the suite."""
+        try:
+            for name in names:
+                self.run(name.replace("_", " "), getattr(suite, "test_" + name))
+        finally:
+            suite.close()
+
     def finish(self):
         print("%s: %d passed, %d failed" % (self.suite, self.passed, self.failed))
         return 1 if self.failed else 0

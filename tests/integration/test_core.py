@@ -335,15 +335,11 @@ def main():
     runner.run("probes on an unsupported binary", test_probes_unsupported_binary)
     runner.run("unsupported binary and broken profile", test_unsupported_binary_and_broken_profile)
     suite = CoreSuite()
-    try:
-        for name in ["attaches_within_2s", "raft_gauges_within_1s", "request_counts_exact",
-                     "histogram_count_matches_counter", "raft_matches_endpoint_status",
-                     "leader_changes_match", "storage_matches_etcd", "other_etcd_not_counted",
-                     "promtool_check_metrics",
-                     "gzip_scrape", "no_probe_left_after_sigterm"]:
-            runner.run(name.replace("_", " "), getattr(suite, "test_" + name))
-    finally:
-        suite.close()
+    runner.run_suite(suite, [
+        "attaches_within_2s", "raft_gauges_within_1s", "request_counts_exact",
+        "histogram_count_matches_counter", "raft_matches_endpoint_status", "leader_changes_match",
+        "storage_matches_etcd", "other_etcd_not_counted", "promtool_check_metrics", "gzip_scrape",
+        "no_probe_left_after_sigterm"])
     return runner.finish()
 
 

@@ -200,11 +200,8 @@ def main():
     runner = Runner("integration discovery")
     runner.run("check on this kernel", test_check_on_this_kernel)
     suite = DiscoverySuite()
-    try:
-        for name in ["logs_the_chosen_hook", "wal_fsyncs_match_etcd", "kill_restart_continues"]:
-            runner.run(name.replace("_", " "), getattr(suite, "test_" + name))
-    finally:
-        suite.close()
+    runner.run_suite(suite, ["logs_the_chosen_hook", "wal_fsyncs_match_etcd",
+                             "kill_restart_continues"])
     runner.run("member in its own namespaces", test_member_in_its_own_namespaces)
     return runner.finish()
 

@@ -306,12 +306,8 @@ def series_bound(targets):
 def main():
     runner = Runner("integration faults")
     suite = FaultSuite()
-    try:
-        for name in ["member_killed_mid_load", "label_cardinality", "kvscope_sigkill",
-                     "max_targets", "profile_with_wrong_offsets"]:
-            runner.run(name.replace("_", " "), getattr(suite, "test_" + name))
-    finally:
-        suite.close()
+    runner.run_suite(suite, ["member_killed_mid_load", "label_cardinality", "kvscope_sigkill",
+                             "max_targets", "profile_with_wrong_offsets"])
     return runner.finish()
 
 

@@ -351,13 +351,9 @@ def main():
         runner.failed += 1
         return runner.finish()
     suite = RedisSuite()
-    try:
-        for name in ["attached", "commands_match_commandstats", "errors_match_errorstats",
-                     "benchmark_exact", "rdb_saves_and_size", "no_raft_series",
-                     "promtool_check_metrics", "trace_histograms"]:
-            runner.run(name.replace("_", " "), getattr(suite, "test_" + name))
-    finally:
-        suite.close()
+    runner.run_suite(suite, ["attached", "commands_match_commandstats", "errors_match_errorstats",
+                             "benchmark_exact", "rdb_saves_and_size", "no_raft_series",
+                             "promtool_check_metrics", "trace_histograms"])
     return runner.finish()
 
 

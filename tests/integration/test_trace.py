@@ -206,12 +206,8 @@ class TraceSuite:
 def main():
     runner = Runner("integration trace")
     suite = TraceSuite()
-    try:
-        for name in ["json_counts_exact", "method_filter", "text_histograms_and_sigint",
-                     "beside_daemon", "no_target_exits_1"]:
-            runner.run(name.replace("_", " "), getattr(suite, "test_" + name))
-    finally:
-        suite.close()
+    runner.run_suite(suite, ["json_counts_exact", "method_filter", "text_histograms_and_sigint",
+                             "beside_daemon", "no_target_exits_1"])
     return runner.finish()
 
 

@@ -8,13 +8,11 @@ which neither a member nor kvscope restarted. SOAK_SECONDS sets the length
 (default 600); it prints one table and `soak: N passed, N failed`."""
 
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
@@ -22,7 +20,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "fidelity"))
 from kvtest import (CLUSTER, PLAIN_KVSCOPE, ROOT, BinaryAgent, Cluster, bpf_fd_ids,  # noqa: E402
                     bpf_ids_alive, value, wait_for)
 from fidelity import (Gateway, Load, Table, compare_counters, leader_of,  # noqa: E402
-                      quiet_snapshot, stop_cluster)
+                      quiet_snapshot, run_and_report, stop_cluster)
 
 SOAK_SECONDS = int(os.environ.get("SOAK_SECONDS", "600"))
 KVSCOPE_BIN = os.environ.get("SOAK_KVSCOPE", PLAIN_KVSCOPE)
@@ -329,37 +327,10 @@ class Soak:
                 print("\n".join(tail))
 
 
-def on_sigterm(signum, frame):
-    raise KeyboardInterrupt("signal %d" % signum)
-
-
 def main():
     T0[0] = time.time()
-    signal.signal(signal.SIGTERM, on_sigterm)
-    soak = Soak()
-    error = None
-    try:
-        soak.run()
-    except (Exception, KeyboardInterrupt) as e:  # the table still prints, with the failure
-        error = "%s: %s" % (type(e).__name__, e)
-        log("soak aborted: " + error)
-        traceback.print_exc()
-    finally:
-        try:
-            soak.close(show_logs=error is not None or soak.table.failed())
-        except Exception as e:
-            log("cleanup: %s" % e)
-    if error:
-        soak.table.add("-", "scenario", "ran to the end", "no", "-", error.replace("|", "/"), False)
-    text, passed, failed = soak.table.render()
-    print(text)
-    path = os.path.join(ROOT, "build", "soak.md")
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as f:
-        f.write("# kvscope soak (%d s)\n\n%s\n\nsoak: %d passed, %d failed\n" % (
-            SOAK_SECONDS, text, passed, failed))
-    print("soak: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return run_and_report(Soak(), "soak", os.path.join(ROOT, "build", "soak.md"),
+                          "# kvscope soak (%d s)" % SOAK_SECONDS)
 
 
 if __name__ == "__main__":
