@@ -11,6 +11,7 @@
 #include "metrics/collector.h"
 #include "metrics/collector_disk.h"
 #include "metrics/collector_maps.h"
+#include "metrics/collector_process.h"
 #include "metrics/selfstats.h"
 
 #define MAX_STATUSES 32
@@ -435,6 +436,7 @@ void collector__render(void *ctx, struct expo *out)
 		each_target(&r, target_families[f].fn);
 	}
 	collector_disk__write(c, out);
+	collector_process__write(c, out);
 	write_self(&r);
 	pthread_mutex_unlock(&c->targets->lock);
 	selfstats__write(out, c->procfs);
