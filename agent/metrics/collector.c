@@ -20,6 +20,7 @@ static const char *const gauge_metric[KVS_GAUGE_COUNT] = {
     [KVS_GAUGE_RAFT_TERM] = "kvstore_raft_term",
     [KVS_GAUGE_RAFT_COMMIT_INDEX] = "kvstore_raft_commit_index",
     [KVS_GAUGE_STORAGE_SIZE] = "kvstore_storage_size_bytes",
+    [KVS_GAUGE_RAFT_APPLIED_INDEX] = "kvstore_raft_applied_index",
 };
 
 static const char *const lost_names[KVS_LOST_COUNT] = {
@@ -279,6 +280,17 @@ static void write_leader(struct render *r, int slot, const struct target *tg)
 			 state == tg->profile->raft_leader_state);
 }
 
+/* etcd's has_leader: the member knows a leader (raft.None is 0). */
+static void write_has_leader(struct render *r, int slot, const struct target *tg)
+{
+	struct label l[] = {{"target", tg->name}};
+
+	if (!tg->profile->has_raft || !tg->alive || !r->snap->gauge_seen[slot][KVS_GAUGE_RAFT_LEAD])
+		return;
+	expo__sample_u64(r->out, "kvstore_raft_has_leader", l, 1,
+			 r->snap->gauges[slot][KVS_GAUGE_RAFT_LEAD] != 0);
+}
+
 static void write_info(struct render *r, int slot, const struct target *tg)
 {
 	char pid[16];
@@ -334,6 +346,11 @@ static void gauge_writer_commit(struct render *r, int s, const struct target *tg
 	write_gauge(r, s, tg, KVS_GAUGE_RAFT_COMMIT_INDEX);
 }
 
+static void gauge_writer_applied(struct render *r, int s, const struct target *tg)
+{
+	write_gauge(r, s, tg, KVS_GAUGE_RAFT_APPLIED_INDEX);
+}
+
 static void gauge_writer_size(struct render *r, int s, const struct target *tg)
 {
 	write_gauge(r, s, tg, KVS_GAUGE_STORAGE_SIZE);
@@ -357,7 +374,11 @@ static const struct family {
     {"kvstore_raft_commit_index", "gauge", "Raft commit index of the member.", gauge_writer_commit},
     {"kvstore_raft_leader_elections_total", "counter", "Leader changes this member has seen.",
      write_elections},
+    {"kvstore_raft_applied_index", "gauge", "Raft index of the last entry this member applied.",
+     gauge_writer_applied},
     {"kvstore_raft_leader", "gauge", "1 while this member is the Raft leader.", write_leader},
+    {"kvstore_raft_has_leader", "gauge", "1 while this member knows a Raft leader.",
+     write_has_leader},
     {"kvstore_target_info", "gauge", "What each watched store process is.", write_info},
     {"kvstore_target_up", "gauge", "1 while the watched store process runs.", write_up},
     {"kvscope_target_attached", "gauge", "1 while kvscope's probes are attached to the target.",

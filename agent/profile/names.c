@@ -24,10 +24,9 @@ static const char *const role_names[KVS_ROLE_COUNT] = {
 };
 
 static const char *const gauge_names[KVS_GAUGE_COUNT] = {
-    [KVS_GAUGE_RAFT_TERM] = "raft_term",
-    [KVS_GAUGE_RAFT_COMMIT_INDEX] = "raft_commit_index",
-    [KVS_GAUGE_RAFT_STATE] = "raft_state",
-    [KVS_GAUGE_STORAGE_SIZE] = "storage_size",
+    [KVS_GAUGE_RAFT_TERM] = "raft_term",   [KVS_GAUGE_RAFT_COMMIT_INDEX] = "raft_commit_index",
+    [KVS_GAUGE_RAFT_STATE] = "raft_state", [KVS_GAUGE_STORAGE_SIZE] = "storage_size",
+    [KVS_GAUGE_RAFT_LEAD] = "raft_lead",   [KVS_GAUGE_RAFT_APPLIED_INDEX] = "raft_applied_index",
 };
 
 int profile_reg_from_name(const char *name)

@@ -101,6 +101,7 @@ static void assert_line_names(int line, const char *function)
 static void check_etcd_probes(const struct profile *p)
 {
 	static const int32_t commit[] = {0x30, 0x48}, term[] = {0x8}, state[] = {0x88};
+	static const int32_t lead[] = {0xb0}, applied[] = {0x30, 0x50};
 	const struct profile_probe *pr;
 
 	assert_true(p->nprobes >= 10);
@@ -117,13 +118,17 @@ static void check_etcd_probes(const struct profile *p)
 	assert_read(&pr->value, KVS_REG_RBX, 4, 0, NULL);
 	/* tickHeartbeat's reads are an alias of tickElection's. */
 	pr = find_probe(p, "go.etcd.io/etcd/raft.(*raft).tickHeartbeat", KVS_ROLE_GAUGES);
-	assert_int_equal(pr->nreads, 3);
+	assert_int_equal(pr->nreads, 5);
 	assert_read(&pr->reads[0], KVS_REG_RAX, 8, 1, term);
 	assert_int_equal(pr->reads[0].gauge, KVS_GAUGE_RAFT_TERM);
 	assert_read(&pr->reads[1], KVS_REG_RAX, 8, 2, commit);
 	assert_int_equal(pr->reads[1].gauge, KVS_GAUGE_RAFT_COMMIT_INDEX);
 	assert_read(&pr->reads[2], KVS_REG_RAX, 8, 1, state);
 	assert_int_equal(pr->reads[2].gauge, KVS_GAUGE_RAFT_STATE);
+	assert_read(&pr->reads[3], KVS_REG_RAX, 8, 1, lead);
+	assert_int_equal(pr->reads[3].gauge, KVS_GAUGE_RAFT_LEAD);
+	assert_read(&pr->reads[4], KVS_REG_RAX, 8, 2, applied);
+	assert_int_equal(pr->reads[4].gauge, KVS_GAUGE_RAFT_APPLIED_INDEX);
 	pr = find_probe(p, "go.etcd.io/etcd/mvcc/backend.(*batchTx).commit", KVS_ROLE_STORAGE_OP);
 	assert_int_equal(pr->site, PROFILE_SITE_CALL_RETURN);
 	assert_string_equal(pr->callee, "go.etcd.io/bbolt.(*Tx).Commit");
@@ -195,7 +200,7 @@ static const struct broken broken[] = {
      "probe 1: method \"Delete\" is not in methods"},
     {PROBE("request_start"), 9, "probe 1: role request_start needs exactly one of method, value"},
     {PROBE("gauges"), 9, "probe 1: role gauges needs reads"},
-    {PROBE("gauges") "    reads: []\n", 11, "reads: needs 1 to 4 reads, found 0"},
+    {PROBE("gauges") "    reads: []\n", 11, "reads: needs 1 to 6 reads, found 0"},
     {PROBE("gauges") "    reads: [{reg: rax}]\n", 11, "reads[1]: gauge is required"},
     {PROBE("gauges") "    reads: [{reg: rax, gauge: qps}]\n", 11, "unknown gauge \"qps\""},
     {PROBE("gauges") "    reads: [{reg: rax, gauge: raft_term}]\n    value: {reg: rax}\n", 12,
