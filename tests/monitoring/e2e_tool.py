@@ -32,8 +32,11 @@ import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-# Counters that only have series once the failure they count has happened.
-ONLY_ON_FAILURE = ("kvscope_attach_errors_total", "kvscope_events_lost_total")
+# Counters that only have series once the failure they count has happened
+# (peer send failures have a series per peer from its first failure, as
+# etcd's etcd_network_peer_sent_failures_total).
+ONLY_ON_FAILURE = ("kvscope_attach_errors_total", "kvscope_events_lost_total",
+                   "kvstore_peer_sent_failures_total")
 
 
 def cmd_ports(args):
