@@ -33,8 +33,8 @@ SEVERITIES = {"critical", "warning", "info"}
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 # Where the agent names the `reason` values of its two health counters.
 REASON_SOURCES = {
-    "kvscope_events_lost_total": ("agent/collector.c", r"\[KVS_LOST_\w+\]\s*=\s*\"(\w+)\""),
-    "kvscope_attach_errors_total": ("agent/targets.c", r"\[ATTACH_ERR_\w+\]\s*=\s*\"(\w+)\""),
+    "kvscope_events_lost_total": ("agent/metrics/collector.c", r"\[KVS_LOST_\w+\]\s*=\s*\"(\w+)\""),
+    "kvscope_attach_errors_total": ("agent/discover/targets.c", r"\[ATTACH_ERR_\w+\]\s*=\s*\"(\w+)\""),
 }
 
 

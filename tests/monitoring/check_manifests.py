@@ -20,7 +20,7 @@ except ImportError:  # Debian: python3-yaml
     print("FAIL: python3 yaml module missing (apt-get install python3-yaml)")
     sys.exit(1)
 
-# exactly what the daemon keeps after start-up (agent/caps.c)
+# exactly what the daemon keeps after start-up (agent/common/caps.c)
 CAPS = {"SYS_ADMIN", "BPF", "PERFMON", "SYS_PTRACE", "DAC_READ_SEARCH"}
 HOST_MOUNTS = {  # host path -> path in the container
     "/sys/kernel/btf": "/sys/kernel/btf",
