@@ -60,6 +60,8 @@ enum kvs_gauge {
 	KVS_GAUGE_STORAGE_SIZE,
 	KVS_GAUGE_RAFT_LEAD, /* the leader's member ID as this member knows it; 0: none */
 	KVS_GAUGE_RAFT_APPLIED_INDEX,
+	KVS_GAUGE_STORAGE_SIZE_IN_USE,
+	KVS_GAUGE_CLUSTER_ID, /* shown as kvstore_target_info's cluster label */
 	KVS_GAUGE_COUNT,
 };
 

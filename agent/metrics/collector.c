@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <dirent.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@ static const char *const gauge_metric[KVS_GAUGE_COUNT] = {
     [KVS_GAUGE_RAFT_COMMIT_INDEX] = "kvstore_raft_commit_index",
     [KVS_GAUGE_STORAGE_SIZE] = "kvstore_storage_size_bytes",
     [KVS_GAUGE_RAFT_APPLIED_INDEX] = "kvstore_raft_applied_index",
+    [KVS_GAUGE_STORAGE_SIZE_IN_USE] = "kvstore_storage_size_in_use_bytes",
 };
 
 static const char *const lost_names[KVS_LOST_COUNT] = {
@@ -291,20 +293,27 @@ static void write_has_leader(struct render *r, int slot, const struct target *tg
 			 r->snap->gauges[slot][KVS_GAUGE_RAFT_LEAD] != 0);
 }
 
+/* The cluster label is the store's cluster ID in hex, once a probe has read it. */
 static void write_info(struct render *r, int slot, const struct target *tg)
 {
-	char pid[16];
+	char pid[16], cluster[24];
 
-	(void)slot;
 	snprintf(pid, sizeof(pid), "%d", (int)tg->pid);
 	struct label l[] = {{"target", tg->name},
 			    {"pid", pid},
 			    {"exe", tg->exe},
 			    {"version", tg->version},
 			    {"store", tg->profile->store},
-			    {"profile", tg->profile->name}};
+			    {"profile", tg->profile->name},
+			    {"cluster", cluster}};
+	size_t n = 6;
 
-	expo__sample_u64(r->out, "kvstore_target_info", l, 6, 1);
+	if (r->snap->gauge_seen[slot][KVS_GAUGE_CLUSTER_ID]) {
+		snprintf(cluster, sizeof(cluster), "%" PRIx64,
+			 (uint64_t)r->snap->gauges[slot][KVS_GAUGE_CLUSTER_ID]);
+		n = 7;
+	}
+	expo__sample_u64(r->out, "kvstore_target_info", l, n, 1);
 }
 
 static void write_up(struct render *r, int slot, const struct target *tg)
@@ -346,6 +355,11 @@ static void gauge_writer_commit(struct render *r, int s, const struct target *tg
 	write_gauge(r, s, tg, KVS_GAUGE_RAFT_COMMIT_INDEX);
 }
 
+static void gauge_writer_in_use(struct render *r, int s, const struct target *tg)
+{
+	write_gauge(r, s, tg, KVS_GAUGE_STORAGE_SIZE_IN_USE);
+}
+
 static void gauge_writer_applied(struct render *r, int s, const struct target *tg)
 {
 	write_gauge(r, s, tg, KVS_GAUGE_RAFT_APPLIED_INDEX);
@@ -370,6 +384,8 @@ static const struct family {
      write_storage_ops},
     {"kvstore_storage_size_bytes", "gauge", "Size of the backend database, in bytes.",
      gauge_writer_size},
+    {"kvstore_storage_size_in_use_bytes", "gauge",
+     "Bytes of the backend database in use (its size less free pages).", gauge_writer_in_use},
     {"kvstore_raft_term", "gauge", "Current Raft term of the member.", gauge_writer_term},
     {"kvstore_raft_commit_index", "gauge", "Raft commit index of the member.", gauge_writer_commit},
     {"kvstore_raft_leader_elections_total", "counter", "Leader changes this member has seen.",
