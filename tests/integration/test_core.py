@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Core agent against a real 3-member etcd cluster: kvscope's figures must
 equal what was sent and what etcd itself counts."""
 
@@ -6,13 +5,15 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
+import unittest
 
-from kvtest import (Agent, Cluster, Runner, bpf_prog_ids_of, delta, etcd_requests, free_port,
-                    has, kvscope_links, kvscope_requests, parse_metrics, TIME_SCALE,
+from kvtest import (Agent, Cluster, bpf_fds, delta, etcd_requests, free_port, has,
+                    in_written_order, kvscope_links, kvscope_requests, parse_metrics, TIME_SCALE,
                     uprobe_events, value, wait_for, KVSCOPE, ROOT)
+
+load_tests = in_written_order
 
 MAX_REQUEST_BYTES = 4096
 METHODS = ["Range", "Put", "DeleteRange", "Txn", "Compact"]
@@ -54,10 +55,15 @@ def drive_load(c):
     return expected
 
 
-class CoreSuite:
-    def __init__(self):
-        self.cluster = Cluster("--max-request-bytes=%d" % MAX_REQUEST_BYTES, "--metrics=extensive")
-        self.agent = Agent(self.cluster.pids)
+class CoreSuite(unittest.TestCase):
+    """One cluster and one agent for all the tests, in the order written."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = Cluster("--max-request-bytes=%d" % MAX_REQUEST_BYTES, "--metrics=extensive")
+        cls.addClassCleanup(cls.cluster.stop)
+        cls.agent = Agent(cls.cluster.pids)
+        cls.addClassCleanup(cls.agent.stop)
 
     def test_attaches_within_2s(self):
         took = self.agent.wait_attached(self.cluster.names)
@@ -222,7 +228,7 @@ class CoreSuite:
 
     def test_no_probe_left_after_sigterm(self):
         pid = self.agent.proc.pid
-        ours = bpf_prog_ids_of(pid)
+        ours = bpf_fds(pid).progs
         assert kvscope_links(ours), "kvscope's links should be visible while it runs"
         rc = self.agent.stop()
         assert rc == 0, "exit code %s; log:\n%s" % (rc, self.agent.logtext())
@@ -232,40 +238,6 @@ class CoreSuite:
         assert "detaching every probe" in log, log
         assert "level=error" not in log, log
 
-    def close(self):
-        if self.agent.proc.poll() is None:
-            self.agent.stop()
-        self.cluster.stop()
-
-
-def test_bad_flag_exits_2():
-    r = subprocess.run([KVSCOPE, "--no-such-flag"], capture_output=True, text=True, timeout=10)
-    assert r.returncode == 2, r.returncode
-    assert "usage:" in r.stderr and "no-such-flag" in r.stderr, r.stderr
-
-
-def test_version_and_help():
-    r = subprocess.run([KVSCOPE, "--version"], capture_output=True, text=True, timeout=10)
-    assert r.returncode == 0 and r.stdout.startswith("kvscope, version "), r.stdout
-    r = subprocess.run([KVSCOPE, "--help"], capture_output=True, text=True, timeout=10)
-    assert r.returncode == 0 and "--web.listen-address" in r.stdout
-
-
-def test_probes_lists_cheap_sites():
-    r = subprocess.run([KVSCOPE, "probes", "/usr/bin/etcd"], capture_output=True, text=True,
-                       timeout=30)
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert "profile: etcd-3.4" in r.stdout
-    rows = [l for l in r.stdout.splitlines() if l.startswith(("go.etcd.io", "github.com"))]
-    assert len(rows) >= 16, r.stdout
-    per_request = [l for l in rows if "request" in l]
-    assert per_request and all("single-step" not in l for l in per_request), r.stdout
-
-
-def test_probes_unsupported_binary():
-    r = subprocess.run([KVSCOPE, "probes", "/bin/true"], capture_output=True, text=True, timeout=30)
-    assert r.returncode == 1 and "unsupported:" in r.stdout, r.stdout
-
 
 def go_module_of(binary):
     out = subprocess.run(["go", "version", "-m", binary], capture_output=True, text=True,
@@ -273,40 +245,68 @@ def go_module_of(binary):
     return [l.split("\t")[2] for l in out.splitlines() if l.startswith("\tpath\t")][0]
 
 
-def test_unsupported_binary_and_broken_profile():
-    """A store binary no profile fits: one log line, attached 0, an attach
-    error; a broken profile in --profile.dir: rejected with file and line,
-    and the agent serves on."""
-    fixture = os.path.join(ROOT, "build", "fixtures", "goserver")
-    pdir = tempfile.mkdtemp(prefix="kvscope-profiles-")
-    with open(os.path.join(pdir, "toystore.yaml"), "w") as f:
-        f.write(TOY_PROFILE % go_module_of(fixture))
-    with open(os.path.join(pdir, "broken.yaml"), "w") as f:
-        f.write("format: 1\nname: broken\nstore: x\nlanguage: go\nmatch: [\n")
-    proc = subprocess.Popen([fixture])
-    try:
-        agent = Agent([proc.pid], "--profile.dir=" + pdir)
-    except Exception:
-        proc.kill()
-        raise
-    try:
-        name = "goserver-%d" % proc.pid
-        wait_for(lambda: has(agent.scrape(), "kvscope_target_attached", target=name), 5,
-                 what="the toy store listed")
-        m = agent.scrape()
-        assert value(m, "kvscope_target_attached", target=name) == 0
-        assert value(m, "kvscope_attach_errors_total", reason="unsupported_binary") == 1
-        log = agent.logtext()
-        skipped = [l for l in log.splitlines() if "target skipped" in l]
-        assert len(skipped) == 1 and "does not match" in skipped[0], log
-        assert "broken.yaml:" in log and "profile rejected" in log, log
-    finally:
+class CommandLineTests(unittest.TestCase):
+    """The command line and the probes listing, no cluster needed."""
+
+    def test_bad_flag_exits_2(self):
+        r = subprocess.run([KVSCOPE, "--no-such-flag"], capture_output=True, text=True, timeout=10)
+        assert r.returncode == 2, r.returncode
+        assert "usage:" in r.stderr and "no-such-flag" in r.stderr, r.stderr
+
+    def test_version_and_help(self):
+        r = subprocess.run([KVSCOPE, "--version"], capture_output=True, text=True, timeout=10)
+        assert r.returncode == 0 and r.stdout.startswith("kvscope, version "), r.stdout
+        r = subprocess.run([KVSCOPE, "--help"], capture_output=True, text=True, timeout=10)
+        assert r.returncode == 0 and "--web.listen-address" in r.stdout
+
+    def test_probes_lists_cheap_sites(self):
+        r = subprocess.run([KVSCOPE, "probes", "/usr/bin/etcd"], capture_output=True, text=True,
+                           timeout=30)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "profile: etcd-3.4" in r.stdout
+        rows = [l for l in r.stdout.splitlines() if l.startswith(("go.etcd.io", "github.com"))]
+        assert len(rows) >= 16, r.stdout
+        per_request = [l for l in rows if "request" in l]
+        assert per_request and all("single-step" not in l for l in per_request), r.stdout
+
+    def test_probes_unsupported_binary(self):
+        r = subprocess.run([KVSCOPE, "probes", "/bin/true"], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 1 and "unsupported:" in r.stdout, r.stdout
+
+    def test_unsupported_binary_and_broken_profile(self):
+        """A store binary no profile fits: one log line, attached 0, an attach
+        error; a broken profile in --profile.dir: rejected with file and line,
+        and the agent serves on."""
+        fixture = os.path.join(ROOT, "build", "fixtures", "goserver")
+        pdir = tempfile.mkdtemp(prefix="kvscope-profiles-")
+        with open(os.path.join(pdir, "toystore.yaml"), "w") as f:
+            f.write(TOY_PROFILE % go_module_of(fixture))
+        with open(os.path.join(pdir, "broken.yaml"), "w") as f:
+            f.write("format: 1\nname: broken\nstore: x\nlanguage: go\nmatch: [\n")
+        proc = subprocess.Popen([fixture])
         try:
-            agent.stop()
+            agent = Agent([proc.pid], "--profile.dir=" + pdir)
+        except Exception:
+            proc.kill()
+            raise
+        try:
+            name = "goserver-%d" % proc.pid
+            wait_for(lambda: has(agent.scrape(), "kvscope_target_attached", target=name), 5,
+                     what="the toy store listed")
+            m = agent.scrape()
+            assert value(m, "kvscope_target_attached", target=name) == 0
+            assert value(m, "kvscope_attach_errors_total", reason="unsupported_binary") == 1
+            log = agent.logtext()
+            skipped = [l for l in log.splitlines() if "target skipped" in l]
+            assert len(skipped) == 1 and "does not match" in skipped[0], log
+            assert "broken.yaml:" in log and "profile rejected" in log, log
         finally:
-            proc.terminate()
-            proc.wait(10)
-            shutil.rmtree(pdir, ignore_errors=True)
+            try:
+                agent.stop()
+            finally:
+                proc.terminate()
+                proc.wait(10)
+                shutil.rmtree(pdir, ignore_errors=True)
 
 
 TOY_PROFILE = """format: 1
@@ -325,23 +325,3 @@ probes:
     site: entry
     method: Get
 """
-
-
-def main():
-    runner = Runner("integration core")
-    runner.run("bad flag exits 2", test_bad_flag_exits_2)
-    runner.run("version and help", test_version_and_help)
-    runner.run("probes lists cheap sites", test_probes_lists_cheap_sites)
-    runner.run("probes on an unsupported binary", test_probes_unsupported_binary)
-    runner.run("unsupported binary and broken profile", test_unsupported_binary_and_broken_profile)
-    suite = CoreSuite()
-    runner.run_suite(suite, [
-        "attaches_within_2s", "raft_gauges_within_1s", "request_counts_exact",
-        "histogram_count_matches_counter", "raft_matches_endpoint_status", "leader_changes_match",
-        "storage_matches_etcd", "other_etcd_not_counted", "promtool_check_metrics", "gzip_scrape",
-        "no_probe_left_after_sigterm"])
-    return runner.finish()
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """kvscope against a real redis-server 7.0 (Debian's): counts per command equal
 Redis's own INFO commandstats (calls + rejected_calls), errors equal INFO
 errorstats, a redis-benchmark run is counted exactly, RDB saves and the dump
@@ -11,11 +10,13 @@ import re
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
+import unittest
 
-from kvtest import Agent, Runner, free_port, has, value, wait_for, KVSCOPE
+from kvtest import Agent, delta, free_port, has, in_written_order, value, wait_for, KVSCOPE
+
+load_tests = in_written_order
 
 REDIS_SERVER = os.environ.get("REDIS_SERVER", "/usr/bin/redis-server")
 REDIS_BENCHMARK = os.environ.get("REDIS_BENCHMARK", "/usr/bin/redis-benchmark")
@@ -155,19 +156,17 @@ def by_method(reqs):
     return out
 
 
-def delta(after, before):
-    return {k: after.get(k, 0) - before.get(k, 0) for k in set(after) | set(before)
-            if after.get(k, 0) != before.get(k, 0)}
+class RedisSuite(unittest.TestCase):
+    """One redis-server and one agent for all the tests, in the order written."""
 
-
-class RedisSuite:
-    def __init__(self):
-        self.redis = Redis()
-        self.agent = Agent([self.redis.pid])
-
-    def close(self):
-        self.agent.stop()
-        self.redis.stop()
+    @classmethod
+    def setUpClass(cls):
+        if not os.path.exists(REDIS_SERVER):
+            raise AssertionError("redis-server missing: apt-get install redis-server redis-tools")
+        cls.redis = Redis()
+        cls.addClassCleanup(cls.redis.stop)
+        cls.agent = Agent([cls.redis.pid])
+        cls.addClassCleanup(cls.agent.stop)
 
     def scrape(self):
         return self.agent.scrape()
@@ -342,20 +341,3 @@ class RedisSuite:
         assert target == r.target and int(pid) == r.pid and status == "200"
         assert us(lat) >= 50000 and us(off) >= 40000, slow["debug"]
         assert us(slow["save"][5]) > 0, slow["save"]  # disk sync time inside SAVE
-
-
-def main():
-    runner = Runner("integration redis")
-    if not os.path.exists(REDIS_SERVER):
-        print("redis-server missing: apt-get install redis-server redis-tools")
-        runner.failed += 1
-        return runner.finish()
-    suite = RedisSuite()
-    runner.run_suite(suite, ["attached", "commands_match_commandstats", "errors_match_errorstats",
-                             "benchmark_exact", "rdb_saves_and_size", "no_raft_series",
-                             "promtool_check_metrics", "trace_histograms"])
-    return runner.finish()
-
-
-if __name__ == "__main__":
-    sys.exit(main())

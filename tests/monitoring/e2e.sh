@@ -26,6 +26,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 repo=$PWD
 here=tests/monitoring
+export PYTHONPATH=$repo/tests/lib # e2e_tool.py uses the shared test library
 deadline=$((SECONDS + ${E2E_TIMEOUT:-1500}))
 work=$(mktemp -d /tmp/kvscope-e2e.XXXXXX)
 passed=0

@@ -19,7 +19,6 @@ import argparse
 import glob
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import yaml
+from kvtest import free_ports
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -40,14 +40,7 @@ ONLY_ON_FAILURE = ("kvscope_attach_errors_total", "kvscope_events_lost_total",
 
 
 def cmd_ports(args):
-    socks = []
-    for _ in range(args.n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-    print(" ".join(str(s.getsockname()[1]) for s in socks))
-    for s in socks:
-        s.close()
+    print(" ".join(str(p) for p in free_ports(args.n)))
     return 0
 
 

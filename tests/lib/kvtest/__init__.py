@@ -1,0 +1,34 @@
+"""kvscope's Python test library, shared by the integration, fidelity, soak,
+e2e and bench suites. The runners put tests/lib on PYTHONPATH; a suite
+imports what it needs from here (`from kvtest import Agent, Cluster`).
+
+  paths     the tree, the binaries under test, TIME_SCALE
+  wait      wait_for, Fatal
+  net       free ports, HTTP GETs
+  metrics   the exposition parser and readings of it
+  grpc      gRPC codes -> status labels, from the etcd profile
+  bpf       the fdinfo reader and bpftool listings
+  cluster   a 3-member etcd cluster (cluster.sh)
+  agent     a kvscope daemon
+  order     tests run in the order written
+  runner    the unittest runner with the suites' closing line
+  scenario  the fidelity and soak scenarios' load, snapshots and table
+"""
+
+from .agent import Agent, quiet_counts
+from .bpf import BpfFds, bpf_fds, bpf_ids_alive, bpftool_json, kvscope_links, uprobe_events
+from .cluster import Cluster
+from .grpc import CODE_NAMES, CODE_TO_STATUS, DEFAULT_STATUS, GRPC_TO_STATUS
+from .metrics import delta, etcd_requests, has, kvscope_requests, parse_metrics, value
+from .net import free_port, free_ports, http_get, scrape_from
+from .order import in_written_order
+from .paths import CLUSTER, ETCDCTL, KVSCOPE, PLAIN_KVSCOPE, PROFILES, ROOT, TIME_SCALE
+from .wait import Fatal, wait_for
+
+__all__ = [
+    "Agent", "quiet_counts", "BpfFds", "bpf_fds", "bpf_ids_alive", "bpftool_json", "kvscope_links",
+    "uprobe_events", "Cluster", "CODE_NAMES", "CODE_TO_STATUS", "DEFAULT_STATUS",
+    "GRPC_TO_STATUS", "delta", "etcd_requests", "has", "kvscope_requests", "parse_metrics",
+    "value", "free_port", "free_ports", "http_get", "scrape_from", "in_written_order", "CLUSTER",
+    "ETCDCTL", "KVSCOPE", "PLAIN_KVSCOPE", "PROFILES", "ROOT", "TIME_SCALE", "Fatal", "wait_for",
+]
