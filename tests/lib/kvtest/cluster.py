@@ -45,13 +45,22 @@ class Cluster:
             raise AssertionError("%s failed: %s" % (" ".join(args), r.stderr.strip()))
         return r
 
-    def status(self):
-        """{name: (raft_term, raft_index, is_leader)} from etcdctl endpoint status."""
+    def endpoint_status(self):
+        """etcdctl endpoint status -w json for every member."""
         r = subprocess.run([ETCDCTL, "--endpoints", ",".join(self.clients), "endpoint", "status",
                             "-w", "json"], capture_output=True, text=True, timeout=30,
                            env=dict(os.environ, ETCDCTL_API="3"), check=True)
+        return json.loads(r.stdout)
+
+    def cluster_ids(self):
+        """{name: cluster ID} as each member's endpoint status header says."""
+        return {self.names[self.clients.index(e["Endpoint"])]: e["Status"]["header"]["cluster_id"]
+                for e in self.endpoint_status()}
+
+    def status(self):
+        """{name: (raft_term, raft_index, is_leader)} from etcdctl endpoint status."""
         out = {}
-        for entry in json.loads(r.stdout):
+        for entry in self.endpoint_status():
             st = entry["Status"]
             name = self.names[self.clients.index(entry["Endpoint"])]
             out[name] = (st["raftTerm"], st["raftIndex"],
