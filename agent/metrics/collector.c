@@ -73,10 +73,10 @@ static bool stat_is(const struct stat_entry *e, int slot, int kind, int label)
 }
 
 /*
- * Few methods (etcd's five) get series from the start, so rate() sees the
+ * Few methods (etcd's unary RPCs) get series from the start, so rate() sees the
  * first request; a store with hundreds of commands shows those it served.
  */
-#define ZERO_SERIES_MAX_METHODS 16
+#define ZERO_SERIES_MAX_METHODS 24
 
 static bool method_shown(const struct render *r, int slot, const struct profile *p, int m)
 {

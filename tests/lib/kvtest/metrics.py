@@ -33,12 +33,19 @@ def has(metrics, name, **labels):
     return any(n == name and want <= set(ls) for (n, ls) in metrics)
 
 
+# The unary services kvscope counts as requests; streams are not requests.
+COUNTED_SERVICES = {"etcdserverpb.KV", "etcdserverpb.Lease", "etcdserverpb.Maintenance",
+                    "etcdserverpb.Cluster"}
+
+
 def etcd_requests(metrics):
-    """{(method, status): n} from etcd's own grpc_server_handled_total (KV service)."""
+    """{(method, status): n} from etcd's own grpc_server_handled_total (unary calls of
+    the KV, Lease, Maintenance and Cluster services)."""
     out = {}
     for (name, labels), v in metrics.items():
         ls = dict(labels)
-        if name == "grpc_server_handled_total" and ls.get("grpc_service") == "etcdserverpb.KV":
+        if name == "grpc_server_handled_total" and \
+                ls.get("grpc_service") in COUNTED_SERVICES and ls.get("grpc_type") == "unary":
             key = (ls["grpc_method"], GRPC_TO_STATUS[ls["grpc_code"]])
             out[key] = out.get(key, 0) + v
     return out
