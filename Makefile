@@ -30,7 +30,7 @@ SAN_OBJS	:= $(patsubst agent/%.c,$(BUILD)/san/%.o,$(LIB_SRCS)) $(BUILD)/san/prof
 UNIT_BINS	:= $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
 .PHONY: all deps agent test unit integration fidelity bench e2e clean format run check-format \
-	test-kernels fuzz soak
+	test-kernels fuzz soak image container
 all: agent
 
 agent: $(BUILD)/kvscope $(BUILD)/san/kvscope
@@ -95,6 +95,15 @@ integration: agent
 # kvscope and a demo cluster on loopback.
 e2e: deps $(BUILD)/kvscope
 	@tests/monitoring/e2e.sh
+
+# The container image, localhost/kvscope:$(VERSION), built with podman on a
+# locally made Debian base (no registry); scripts/run-container.sh runs it.
+image: deps
+	@scripts/build-image.sh
+
+# kvscope's image watching etcd in containers, as the DaemonSet runs it.
+container: deps agent
+	@tests/container/run.sh
 
 # Agreement with etcd's own books through failover, errors and restarts.
 fidelity: deps agent
