@@ -19,7 +19,8 @@ SAN	:= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recove
 BPF_SRCS	:= $(wildcard bpf/*.bpf.c)
 BPF_OBJS	:= $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 SKELS		:= $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
-AGENT_SRCS	:= $(wildcard agent/*.c)
+AGENT_SRCS	:= $(wildcard agent/*.c agent/*/*.c)
+AGENT_HDRS	:= $(wildcard agent/*.h agent/*/*.h)
 LIB_SRCS	:= $(filter-out agent/main.c,$(AGENT_SRCS))
 PROFILES	:= $(sort $(wildcard profiles/*.yaml))
 UNIT_SRCS	:= $(wildcard tests/unit/test_*.c)
@@ -61,9 +62,11 @@ $(BUILD)/obj/profiles_builtin.o: $(BUILD)/profiles_builtin.c | $(BUILD)/obj
 $(BUILD)/san/profiles_builtin.o: $(BUILD)/profiles_builtin.c | $(BUILD)/san
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SAN) -c $< -o $@
 
-$(BUILD)/obj/%.o: agent/%.c agent/*.h include/*.h | $(BUILD)/obj
+$(BUILD)/obj/%.o: agent/%.c $(AGENT_HDRS) include/*.h | $(BUILD)/obj
+	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -c $< -o $@
-$(BUILD)/san/%.o: agent/%.c agent/*.h include/*.h | $(BUILD)/san
+$(BUILD)/san/%.o: agent/%.c $(AGENT_HDRS) include/*.h | $(BUILD)/san
+	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SAN) -c $< -o $@
 
 # Only the files that load BPF objects include skeletons.
@@ -137,10 +140,10 @@ run: deps
 	@scripts/run.sh
 
 format:
-	clang-format -i agent/*.c agent/*.h include/*.h bpf/*.bpf.c tests/unit/*.c tests/unit/*.h
+	clang-format -i agent/*.c agent/*.h agent/*/*.[ch] include/*.h bpf/*.bpf.c tests/unit/*.c tests/unit/*.h
 
 check-format:
-	@clang-format --dry-run --Werror agent/*.c agent/*.h include/*.h bpf/*.bpf.c tests/unit/*.c tests/unit/*.h
+	@clang-format --dry-run --Werror agent/*.c agent/*.h agent/*/*.[ch] include/*.h bpf/*.bpf.c tests/unit/*.c tests/unit/*.h
 
 clean:
 	rm -rf $(BUILD)
