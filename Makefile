@@ -105,7 +105,7 @@ image: deps
 	@scripts/build-image.sh
 
 # kvscope's image watching etcd in containers, as the DaemonSet runs it.
-container: deps agent
+container: deps
 	@tests/container/run.sh
 
 # Agreement with etcd's own books through failover, errors and restarts.
