@@ -3,8 +3,9 @@
 # scripts/run-container.sh exactly as deploy/kubernetes/daemonset.yaml says,
 # watching etcd members that each run in a container of their own.
 # Builds what it needs with podman, from cached layers when nothing changed:
-# the Debian base (scripts/container-base.sh), kvscope's image
-# (scripts/build-image.sh) and the etcd image (etcd.Containerfile).
+# the Debian bases (scripts/container-base.sh), kvscope's image
+# (scripts/build-image.sh), the etcd image (etcd.Containerfile, bookworm)
+# and the Redis 8.0 image (redis.Containerfile, trixie).
 # Skipped, and said so in the closing line, only where podman cannot run a
 # container at all. Prints `container: N passed, N failed`. Needs root.
 set -uo pipefail
@@ -32,7 +33,14 @@ echo "building $etcd_image on $base" >&2
 scripts/podman.sh build --quiet --layers --build-arg BASE="$base" -f tests/container/etcd.Containerfile \
 	-t "$etcd_image" tests/container >/dev/null || finish 1 "etcd image build failed"
 
-KVSCOPE_IMAGE=$kvscope_image ETCD_IMAGE=$etcd_image timeout 900 python3 -u tests/container/test_container.py
+trixie=$(scripts/container-base.sh trixie) || finish 1 "no trixie base image"
+redis_image=localhost/kvscope-test-redis:trixie
+echo "building $redis_image on $trixie" >&2
+scripts/podman.sh build --quiet --layers --build-arg BASE="$trixie" -f tests/container/redis.Containerfile \
+	-t "$redis_image" tests/container >/dev/null || finish 1 "redis image build failed"
+
+KVSCOPE_IMAGE=$kvscope_image ETCD_IMAGE=$etcd_image REDIS_IMAGE=$redis_image timeout 900 \
+	python3 -u tests/container/test_container.py
 rc=$?
 [ "$rc" -eq 124 ] && finish 1 "timed out after 900 s"
 exit "$rc"

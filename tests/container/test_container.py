@@ -4,7 +4,8 @@
 each run in their own container: podman with runc, overlay roots, cgroups,
 the default seccomp profile and dropped capabilities, as on a node.
 
-Environment (tests/container/run.sh sets them): KVSCOPE_IMAGE, ETCD_IMAGE.
+Environment (tests/container/run.sh sets them): KVSCOPE_IMAGE, ETCD_IMAGE,
+REDIS_IMAGE (trixie's Redis 8.0 in a trixie root).
 Everything is named ctr<pid>-*: other containers and etcd processes on the
 host are never touched, and kvscope watches only ours (--target.name).
 """
@@ -24,12 +25,14 @@ from kvtest import (ROOT, Cluster, Runner, bpf_fd_ids, bpf_ids_alive, delta, etc
                     free_port, http_get, kvscope_requests, parse_metrics, uprobe_events, value,
                     wait_for)
 from test_core import MAX_REQUEST_BYTES, drive_load  # noqa: E402
+from test_redis import Resp, RedisError, by_method, requests_by  # noqa: E402
 
 PODMAN = os.path.join(ROOT, "scripts", "podman.sh")
 RUN_CONTAINER = os.path.join(ROOT, "scripts", "run-container.sh")
 MANIFEST = os.path.join(ROOT, "deploy", "kubernetes", "daemonset.yaml")
 KVSCOPE_IMAGE = os.environ.get("KVSCOPE_IMAGE", "")
 ETCD_IMAGE = os.environ.get("ETCD_IMAGE", "")
+REDIS_IMAGE = os.environ.get("REDIS_IMAGE", "")
 ETCD_EXE = "/opt/kvstore/bin/etcd"  # where tests/container/etcd.Containerfile puts it
 TAG = "ctr%d" % os.getpid()
 # A member's container waits this long before etcd starts, as a real
@@ -110,15 +113,15 @@ class KvscopeContainer:
     """kvscope started by scripts/run-container.sh, detached, published on a
     free loopback port, watching our members only."""
 
-    def __init__(self, name, manifest=MANIFEST):
+    def __init__(self, name, manifest=MANIFEST, flags=None):
         self.name = name
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         env = dict(os.environ, KVSCOPE_IMAGE=KVSCOPE_IMAGE, KVSCOPE_CONTAINER=name, KVSCOPE_DETACH="1",
                    KVSCOPE_PUBLISH="127.0.0.1:%d" % self.port, KVSCOPE_MANIFEST=manifest)
         self.started = time.time()
-        r = subprocess.run([RUN_CONTAINER, "--target.name=%s-*" % TAG], env=env, capture_output=True,
-                           text=True, timeout=120)
+        flags = flags or ["--target.name=%s-*" % TAG]
+        r = subprocess.run([RUN_CONTAINER, *flags], env=env, capture_output=True, text=True, timeout=120)
         self.command = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ""
         if r.returncode != 0:
             raise AssertionError("run-container.sh: %s" % r.stderr.strip())
@@ -438,6 +441,75 @@ class ContainerSuite:
         self.cluster.stop()
 
 
+def redis_commandstats(conn, methods):
+    """{method: calls + rejected_calls} from INFO commandstats, subcommands
+    folded into their command, names the profile lacks (module commands)
+    as "other", the way kvscope labels them."""
+    out = {}
+    for line in conn.call("INFO", "commandstats").splitlines():
+        if not line.startswith("cmdstat_"):
+            continue
+        name, _, fields = line[len("cmdstat_"):].partition(":")
+        f = dict(kv.split("=") for kv in fields.split(","))
+        cmd = name.split("|")[0].lower()
+        cmd = cmd if cmd in methods else "other"
+        out[cmd] = out.get(cmd, 0) + int(f["calls"]) + int(f["rejected_calls"])
+    return out
+
+
+def profile_methods(name):
+    import yaml
+    with open(os.path.join(ROOT, "profiles", name + ".yaml")) as f:
+        return set(yaml.safe_load(f)["methods"])
+
+
+def test_trixie_redis_commandstats():
+    """Redis 8.0 from trixie, which needs trixie's glibc and so runs only in
+    its own root: kvscope resolves it through that root with the redis-8.0
+    profile, and its per-command counts equal INFO commandstats."""
+    name, port = TAG + "-redis", free_port()
+    podman("run", "--detach", "--name", name, "--publish", "127.0.0.1:%d:6379" % port, REDIS_IMAGE,
+           "--bind", "0.0.0.0", "--protected-mode", "no", "--save", "", "--appendonly", "no")
+    agent = None
+    try:
+        pid = host_pid(name)
+        target = "redis-server-%d" % pid
+
+        def connect():
+            c = Resp(port)
+            if c.call("PING") == "PONG":
+                return c
+            c.close()
+        conn = wait_for(connect, 20, step=0.3, what="redis in its container answering PING")
+        agent = KvscopeContainer(TAG + "-kvscope-redis", flags=["--target.pid=%d" % pid])
+        agent.wait_attached([target])
+        info = info_of(agent.scrape(), target)
+        assert (info["store"], info["profile"], info["version"]) == ("redis", "redis-8.0", "8.0.2"), info
+        methods = profile_methods("redis-8.0")
+        before_r, before_k = redis_commandstats(conn, methods), by_method(requests_by(agent.scrape(), target))
+        for i in range(25):
+            conn.call("SET", "k%d" % i, i)
+        for i in range(17):
+            conn.call("GET", "k%d" % i)
+        conn.call("HSETEX", "h", "EX", "100", "FIELDS", "1", "f", "v")  # new in 8.0
+        conn.call("VADD", "vs", "VALUES", "2", "1", "2", "e1")  # a module's command: "other"
+        assert isinstance(conn.call("INCR", "k0x"), int)
+        assert isinstance(conn.call("LPUSH", "k1", "x"), RedisError)  # WRONGTYPE
+        time.sleep(0.3)
+        # Both deltas hold one INFO: Redis counts the first after replying,
+        # kvscope the second as it returns.
+        after_r, after_k = redis_commandstats(conn, methods), by_method(requests_by(agent.scrape(), target))
+        got = {k: v for k, v in delta(after_k, before_k).items() if v}
+        want = delta(after_r, before_r)
+        assert got == want, "kvscope %s != INFO commandstats %s" % (got, want)
+        assert got["set"] == 25 and got["get"] == 17 and got["hsetex"] == 1 and got["other"] == 1, got
+        conn.close()
+    finally:
+        if agent:
+            agent.remove()
+        podman("rm", "--force", "--time", "5", name, check=False)
+
+
 def test_image_is_runtime_only():
     """The image holds kvscope and its shared libraries: no compiler, no
     headers; it runs and says its version."""
@@ -455,8 +527,8 @@ def test_image_is_runtime_only():
 
 def main():
     runner = Runner("container")
-    if not KVSCOPE_IMAGE or not ETCD_IMAGE:
-        print("KVSCOPE_IMAGE and ETCD_IMAGE must name the images (tests/container/run.sh sets them)")
+    if not KVSCOPE_IMAGE or not ETCD_IMAGE or not REDIS_IMAGE:
+        print("KVSCOPE_IMAGE, ETCD_IMAGE and REDIS_IMAGE must name the images (tests/container/run.sh sets them)")
         runner.failed += 1
         return runner.finish()
     runner.run("image is runtime only", test_image_is_runtime_only)
@@ -472,6 +544,7 @@ def main():
         "container_id_label", "request_counts_exact", "raft_and_disk_metrics", "podman_restart_member",
         "podman_kill_member", "kvscope_container_restart", "without_sys_admin_never_ready",
         "without_sys_ptrace_no_member_found", "without_tracefs_no_process_events"])
+    runner.run("trixie redis commandstats", test_trixie_redis_commandstats)
     return runner.finish()
 
 
