@@ -12,6 +12,7 @@ packages=(
 	python3-yaml python3-pyflakes bpftrace golang-google-grpc-dev golang-google-protobuf-dev
 	qemu-system-x86 debootstrap e2fsprogs
 	curl python3 procps iproute2 util-linux redis-server redis-tools
+	podman runc conmon catatonit uidmap slirp4netns fuse-overlayfs netavark aardvark-dns iptables
 )
 
 missing=()

@@ -34,6 +34,7 @@ run_suite unit make --no-print-directory unit
 run_suite integration make --no-print-directory integration
 run_suite monitoring tests/monitoring/run.sh
 run_suite fidelity make --no-print-directory fidelity
+run_suite container tests/container/run.sh
 FUZZ_SECONDS=${FUZZ_SECONDS:-5} run_suite fuzz tests/fuzz/run.sh
 [ -x bench/smoke.sh ] && run_suite "bench smoke" bench/smoke.sh
 [ -x tests/kernels/run.sh ] && run_suite kernels tests/kernels/run.sh

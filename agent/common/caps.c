@@ -43,11 +43,16 @@ static bool kept(const cap_value_t *keep, int n, cap_value_t cap)
 	return false;
 }
 
-/* Needs CAP_SETPCAP, so it runs while the effective set still has it. */
+/*
+ * Needs CAP_SETPCAP, so it runs while the effective set still has it. A
+ * capability already out of the bounding set is skipped: a container started
+ * with every capability dropped but the required ones has nothing more to
+ * drop, and no CAP_SETPCAP to drop it with (EPERM even for an absent one).
+ */
 static int drop_bounding(const cap_value_t *keep, int n, char *err, size_t errlen)
 {
 	for (cap_value_t cap = 0; cap < (cap_value_t)cap_max_bits(); cap++) {
-		if (kept(keep, n, cap) || CAP_IS_SUPPORTED(cap) != 1)
+		if (kept(keep, n, cap) || CAP_IS_SUPPORTED(cap) != 1 || cap_get_bound(cap) != 1)
 			continue;
 		if (cap_drop_bound(cap) && errno != EINVAL) {
 			snprintf(err, errlen, "dropping %s from the bounding set: %s",
