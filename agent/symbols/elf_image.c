@@ -272,6 +272,19 @@ const unsigned char *elf_image__ptr(const struct elf_image *img, uint64_t vaddr,
 	return img->data + seg->offset + (vaddr - seg->vaddr);
 }
 
+bool elf_image__repeats_earlier(const struct elf_image *img, size_t i)
+{
+	const struct elf_segment *seg = &img->loads[i];
+
+	for (size_t j = 0; j < i; j++) {
+		const struct elf_segment *e = &img->loads[j];
+
+		if (seg->offset >= e->offset && seg->offset + seg->filesz <= e->offset + e->filesz)
+			return true;
+	}
+	return false;
+}
+
 int elf_image__file_offset(const struct elf_image *img, uint64_t vaddr, uint64_t *out)
 {
 	size_t i;

@@ -67,6 +67,12 @@ void elf_image__close(struct elf_image *img);
 const unsigned char *elf_image__ptr(const struct elf_image *img, uint64_t vaddr, size_t len);
 /* The PT_LOAD whose file-backed bytes hold vaddr, or NULL. */
 const struct elf_segment *elf_image__segment_at(const struct elf_image *img, uint64_t vaddr);
+/*
+ * Whether PT_LOAD i's file bytes all lie within an earlier PT_LOAD's: scans
+ * over segments skip it, so a crafted file with hundreds of segments over
+ * the same bytes is read once (real executables have no such overlap).
+ */
+bool elf_image__repeats_earlier(const struct elf_image *img, size_t i);
 /* Offset in the file of vaddr within an executable PT_LOAD. 0 or -ENOENT. */
 int elf_image__file_offset(const struct elf_image *img, uint64_t vaddr, uint64_t *out);
 /* A section with file contents by exact name. 0 or -ENOENT. */

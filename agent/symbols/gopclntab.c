@@ -386,6 +386,8 @@ static int scan_all(const struct elf_image *img, const struct word_index *refs,
 	int tries = 0;
 
 	for (size_t i = 0; i < img->nloads; i++) {
+		if (elf_image__repeats_earlier(img, i))
+			continue;
 		int rc = scan_segment(img, &img->loads[i], refs, &tries, out, err, errlen);
 
 		if (rc != -ENOENT)

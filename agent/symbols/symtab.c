@@ -360,6 +360,8 @@ static int find_version_string(const struct symtab *st, const char *pattern, boo
 	for (size_t i = 0; i < st->img.nloads; i++) {
 		uint32_t flags = st->img.loads[i].flags;
 
+		if (elf_image__repeats_earlier(&st->img, i))
+			continue;
 		if (writable ? (flags & PF_W) : !(flags & (PF_W | PF_X)))
 			scan(st, &st->img.loads[i], &re, best);
 	}
