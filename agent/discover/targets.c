@@ -218,7 +218,8 @@ static int consider_pid(pid_t pid, void *ctx)
 	if (procfs_ident(d->procfs, pid, &id))
 		return 0;
 	b = binary_cache__get(d->binaries, id.exe_link, id.exe_dev, id.exe_ino);
-	if (b && b->verdict != BINARY_NOT_A_STORE)
+	/* a refused binary is counted by the cache, once; it has no profile */
+	if (b && b->verdict != BINARY_NOT_A_STORE && b->verdict != BINARY_REFUSED)
 		track(d, &id, b);
 	return 0;
 }
