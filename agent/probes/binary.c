@@ -10,9 +10,10 @@
 #include <unistd.h>
 
 #include "probes/binary.h"
+#include "probes/examiner.h"
 #include "common/log.h"
 
-#define CACHE_MAX 256
+#define CACHE_MAX 2048 /* distinct executables on a node, each container its own */
 
 struct binary_cache {
 	const struct catalog *cat;
@@ -109,7 +110,7 @@ void binary__examine(struct binary *b, const struct catalog *cat, const char *pa
 		snprintf(b->reason, sizeof(b->reason), "%s: %s", path, strerror(errno));
 		return;
 	}
-	binary__examine_fd(b, cat, fd, NULL);
+	examiner__run(b, cat, fd);
 	close(fd);
 }
 
@@ -193,7 +194,7 @@ static struct binary *examine_new(struct binary_cache *bc, int fd, const struct 
 	b->ctime = st->st_ctim;
 	b->fd = -1;
 	b->stacked = fstatfs(fd, &fs) == 0 && fs.f_type == OVERLAYFS_SUPER_MAGIC;
-	binary__examine_fd(b, bc->cat, fd, NULL);
+	examiner__run(b, bc->cat, fd);
 	if (b->verdict == BINARY_READY)
 		b->fd = fd;
 	else

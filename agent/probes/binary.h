@@ -41,6 +41,7 @@ struct binary {
 	char version[64];
 	char go_version[32];
 	char reason[512]; /* UNSUPPORTED, REFUSED: why, for the one log line */
+	bool caps_held;	  /* examined by a process that still held capabilities (tests) */
 	struct resolution res;
 };
 
@@ -62,9 +63,12 @@ bool binary__unchanged(const struct binary *b);
 /* Binaries refused for their cost so far (each counted once). */
 unsigned long binary_cache__refused(const struct binary_cache *bc);
 
-/* Examines one binary against a catalog (also used by `kvscope probes`). */
+/*
+ * Examines one binary against a catalog, in a child process without
+ * capabilities (probes/examiner.h); also used by `kvscope probes`.
+ */
 void binary__examine(struct binary *b, const struct catalog *cat, const char *path);
-/* The same for the file open on fd, within budget (NULL: the defaults); fd stays open. */
+/* The same in this process, for the file open on fd, within budget (NULL: the defaults). */
 void binary__examine_fd(struct binary *b, const struct catalog *cat, int fd,
 			struct parse_budget *budget);
 
