@@ -158,11 +158,28 @@ static struct binary **free_slot(struct binary_cache *bc)
 	return slot;
 }
 
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The entry of dev/ino; one whose examining child failed is forgotten once its wait is over. */
 static struct binary *find_entry(struct binary_cache *bc, dev_t dev, ino_t ino)
 {
 	for (int i = 0; i < bc->count; i++) {
-		if (bc->entries[i] && bc->entries[i]->dev == dev && bc->entries[i]->ino == ino)
-			return bc->entries[i];
+		struct binary *b = bc->entries[i];
+
+		if (!b || b->dev != dev || b->ino != ino)
+			continue;
+		if (b->transient && now_s() >= b->retry_at) {
+			binary_free(b);
+			bc->entries[i] = NULL;
+			return NULL;
+		}
+		return b;
 	}
 	return NULL;
 }
@@ -201,6 +218,8 @@ static struct binary *examine_new(struct binary_cache *bc, int fd, const struct 
 		close(fd);
 	if (b->verdict == BINARY_REFUSED)
 		bc->refused++;
+	if (b->transient)
+		b->retry_at = now_s() + EXAMINER_RETRY_S;
 	log_verdict(b, path);
 	return b;
 }

@@ -42,6 +42,8 @@ struct binary {
 	char go_version[32];
 	char reason[512]; /* UNSUPPORTED, REFUSED: why, for the one log line */
 	bool caps_held;	  /* examined by a process that still held capabilities (tests) */
+	bool transient;	  /* REFUSED because the examining child failed: tried again later */
+	double retry_at;  /* transient: monotonic seconds after which it is examined again */
 	struct resolution res;
 };
 

@@ -168,7 +168,11 @@ static int read_until(int fd, void *buf, size_t len, double deadline)
 		int wait_ms = (int)((deadline - now_s()) * 1000);
 		ssize_t n;
 
-		if (wait_ms <= 0 || poll(&pfd, 1, wait_ms) <= 0)
+		int ready = wait_ms > 0 ? poll(&pfd, 1, wait_ms) : 0;
+
+		if (ready < 0 && errno == EINTR)
+			continue; /* a signal for the agent, not the end of the child */
+		if (ready <= 0)
 			return -1;
 		n = read(fd, p, len);
 		if (n < 0 && errno == EINTR)
@@ -186,6 +190,7 @@ static void refuse(struct binary *b, const char *why)
 	resolution__free(&b->res);
 	b->verdict = BINARY_REFUSED;
 	b->profile = NULL;
+	b->transient = true;
 	snprintf(b->reason, sizeof(b->reason), "examination failed: %s", why);
 }
 
@@ -246,6 +251,22 @@ static void describe_end(int status, bool timed_out, char *why, size_t len)
 }
 
 void examiner__run(struct binary *b, const struct catalog *cat, int fd)
+{
+#ifdef UNDER_ASAN
+	/*
+	 * AddressSanitizer's allocator is not safe to use in a child forked
+	 * from a process with other threads running (a child was seen to hang
+	 * on a lock another thread held at the fork); glibc's malloc is. The
+	 * sanitizer build examines in its own process.
+	 */
+	binary__examine_fd(b, cat, fd, NULL);
+	b->caps_held = true;
+#else
+	examiner__run_forked(b, cat, fd);
+#endif
+}
+
+void examiner__run_forked(struct binary *b, const struct catalog *cat, int fd)
 {
 	double deadline = now_s() + EXAMINER_WALL_S;
 	int pipefd[2], status = 0, rc;

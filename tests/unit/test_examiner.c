@@ -35,7 +35,7 @@ static void test_same_sites_as_in_process(void **state)
 	if (fd < 0)
 		fail_msg("%s is not installed (make deps)", ETCD_PATH);
 	binary__examine_fd(&here, &cat, fd, NULL);
-	examiner__run(&child, &cat, fd);
+	examiner__run_forked(&child, &cat, fd);
 	close(fd);
 	assert_int_equal(here.verdict, BINARY_READY);
 	assert_int_equal(child.verdict, BINARY_READY);
@@ -71,7 +71,7 @@ static void test_a_dying_examiner_refuses_the_binary(void **state)
 	fd = open(ETCD_PATH, O_RDONLY | O_CLOEXEC);
 	assert_true(fd >= 0);
 	examiner__child_hook = die;
-	examiner__run(&b, &cat, fd);
+	examiner__run_forked(&b, &cat, fd);
 	examiner__child_hook = NULL;
 	close(fd);
 	assert_int_equal(b.verdict, BINARY_REFUSED);
