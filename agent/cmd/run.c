@@ -163,6 +163,7 @@ static int daemon_start(struct daemon *d, const struct config *cfg)
 		return -1;
 	/* targets first: verifying the syscall programs takes a second or two */
 	discovery__scan(&d->pipe.discovery);
+	http_server__set_ready(d->http);
 	if (!stopsig__requested())
 		start_disk(d);
 	pthread_mutex_lock(&d->pipe.targets.lock); /* scrapes read it under this lock */

@@ -111,3 +111,20 @@ int caps__drop_to(const cap_value_t *keep, int n, char *err, size_t errlen)
 	}
 	return set_process_caps(keep, n, err, errlen);
 }
+
+int caps__drop_thread(char *err, size_t errlen)
+{
+	cap_t none = cap_init();
+	int rc;
+
+	if (!none) {
+		snprintf(err, errlen, "capabilities: %s", strerror(errno));
+		return -1;
+	}
+	/* capset(2) is per thread: libcap without libpsx leaves the others alone */
+	rc = cap_set_proc(none);
+	if (rc)
+		snprintf(err, errlen, "dropping this thread's capabilities: %s", strerror(errno));
+	cap_free(none);
+	return rc ? -1 : 0;
+}

@@ -15,6 +15,7 @@ static const char *const attach_error_names[] = {
     [ATTACH_ERR_PROBE] = "probe_failed",
     [ATTACH_ERR_GONE] = "process_gone",
     [ATTACH_ERR_LIMIT] = "too_many_targets",
+    [ATTACH_ERR_BUDGET] = "binary_over_budget",
 };
 
 const char *attach_error_name(enum attach_error e)
@@ -217,7 +218,8 @@ static int consider_pid(pid_t pid, void *ctx)
 	if (procfs_ident(d->procfs, pid, &id))
 		return 0;
 	b = binary_cache__get(d->binaries, id.exe_link, id.exe_dev, id.exe_ino);
-	if (b && b->verdict != BINARY_NOT_A_STORE)
+	/* a refused binary is counted by the cache, once; it has no profile */
+	if (b && b->verdict != BINARY_NOT_A_STORE && b->verdict != BINARY_REFUSED)
 		track(d, &id, b);
 	return 0;
 }
@@ -247,6 +249,8 @@ void discovery__scan(struct discovery *d)
 {
 	notice_exits(d);
 	procfs_each_pid(d->procfs, consider_pid, d);
+	/* the binary cache logs each refusal once and counts it once */
+	d->table->attach_errors[ATTACH_ERR_BUDGET] = binary_cache__refused(d->binaries);
 }
 
 void discovery__sweep(struct discovery *d, double max_age_s)

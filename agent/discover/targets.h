@@ -21,6 +21,7 @@ enum attach_error {
 	ATTACH_ERR_PROBE,	/* the kernel refused a uprobe */
 	ATTACH_ERR_GONE,	/* the process exited before it was attached */
 	ATTACH_ERR_LIMIT,	/* --max-targets reached */
+	ATTACH_ERR_BUDGET,	/* a binary over its examination budget (once per binary) */
 	ATTACH_ERR_COUNT,
 };
 

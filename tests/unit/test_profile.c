@@ -252,8 +252,12 @@ static const struct broken broken[] = {
      "status.codes: code 1 appears twice"},
     {HEAD "status: {default: 99}\n", 8, "status.default: \"99\" is out of range 100..599"},
     {"format: 1\nname: t\nstore: s\nlanguage: go\nmatch: {go_module: m, "
-     "version_regex: '('}\n",
+     "version_regex: '[[:nope:]]'}\n",
      5, "match.version_regex: not a POSIX extended regular expression"},
+    /* what fuzzing found: regcomp would have taken gigabytes */
+    {"format: 1\nname: t\nstore: s\nlanguage: go\nmatch: {go_module: m, "
+     "version_regex: 'Ra+++++++++++++++++++++++++mit'}\n",
+     5, "match.version_regex: pattern refused: stacked quantifiers '++'"},
     {HEAD "files:\n  - {glob: a, class: bad.class}\n", 9,
      "files[1].class: \"bad.class\" is not a label name"},
     {HEAD "files:\n  - {class: wal}\n", 9, "files[1].glob is required"},
