@@ -159,11 +159,23 @@ static uint16_t profile_index(const struct catalog *cat, const struct profile *p
 	return 0;
 }
 
+/* The container named by the process's cgroup path; "" for a host process. */
+static void read_container_id(const char *procfs, pid_t pid, char out[CGROUP_ID_LEN + 1])
+{
+	char buf[4096];
+	struct container_ref ref;
+	ssize_t n = procfs_read(procfs, pid, "cgroup", buf, sizeof(buf));
+
+	out[0] = '\0';
+	if (n > 0 && cgroup__container_id(buf, (size_t)n, &ref) == 0)
+		memcpy(out, ref.id, sizeof(ref.id));
+}
+
 static void track(struct discovery *d, const struct proc_ident *id, const struct binary *b)
 {
 	struct target_table *t = d->table;
 	bool attached = false;
-	char name[64], err[512];
+	char name[64], err[512], container_id[CGROUP_ID_LEN + 1];
 	int slot;
 
 	target_name_of(d->procfs, b->profile, id, name, sizeof(name));
@@ -189,12 +201,14 @@ static void track(struct discovery *d, const struct proc_ident *id, const struct
 	/* an unattached store process is still listed, with attached 0 */
 	struct target *tg = &t->slots[slot];
 
+	read_container_id(d->procfs, id->pid, container_id);
 	pthread_mutex_lock(&t->lock);
 	tg->used = true;
 	set_str(tg->name, sizeof(tg->name), name);
 	tg->profile = b->profile;
 	set_str(tg->version, sizeof(tg->version), b->version);
 	set_str(tg->exe, sizeof(tg->exe), id->exe);
+	set_str(tg->container_id, sizeof(tg->container_id), container_id);
 	tg->pid = id->pid;
 	tg->start_time = id->start_time;
 	tg->alive = true;

@@ -14,6 +14,7 @@
 
 #include "probes/attach.h"
 #include "probes/binary.h"
+#include "discover/cgroup.h"
 #include "discover/procfs.h"
 
 enum attach_error {
@@ -31,6 +32,7 @@ struct target {
 	const struct profile *profile;
 	char version[64];
 	char exe[256];
+	char container_id[CGROUP_ID_LEN + 1]; /* 64 hex digits, or "" for a host process */
 	pid_t pid;
 	uint64_t start_time;
 	bool alive;

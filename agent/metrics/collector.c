@@ -293,26 +293,30 @@ static void write_has_leader(struct render *r, int slot, const struct target *tg
 			 r->snap->gauges[slot][KVS_GAUGE_RAFT_LEAD] != 0);
 }
 
-/* The cluster label is the store's cluster ID in hex, once a probe has read it. */
+/*
+ * The cluster label is the store's cluster ID in hex, once a probe has read it;
+ * container_id names the container the process runs in, absent for a host process.
+ */
 static void write_info(struct render *r, int slot, const struct target *tg)
 {
 	char pid[16], cluster[24];
 
 	snprintf(pid, sizeof(pid), "%d", (int)tg->pid);
-	struct label l[] = {{"target", tg->name},
-			    {"pid", pid},
-			    {"exe", tg->exe},
-			    {"version", tg->version},
-			    {"store", tg->profile->store},
-			    {"profile", tg->profile->name},
-			    {"cluster", cluster}};
+	struct label l[8] = {{"target", tg->name},
+			     {"pid", pid},
+			     {"exe", tg->exe},
+			     {"version", tg->version},
+			     {"store", tg->profile->store},
+			     {"profile", tg->profile->name}};
 	size_t n = 6;
 
 	if (r->snap->gauge_seen[slot][KVS_GAUGE_CLUSTER_ID]) {
 		snprintf(cluster, sizeof(cluster), "%" PRIx64,
 			 (uint64_t)r->snap->gauges[slot][KVS_GAUGE_CLUSTER_ID]);
-		n = 7;
+		l[n++] = (struct label){"cluster", cluster};
 	}
+	if (tg->container_id[0])
+		l[n++] = (struct label){"container_id", tg->container_id};
 	expo__sample_u64(r->out, "kvstore_target_info", l, n, 1);
 }
 

@@ -6,8 +6,10 @@
 # the Debian bases (scripts/container-base.sh), kvscope's image
 # (scripts/build-image.sh), the etcd image (etcd.Containerfile, bookworm)
 # and the Redis 8.0 image (redis.Containerfile, trixie).
-# Skipped, and said so in the closing line, only where podman cannot run a
-# container at all. Prints `container: N passed, N failed`. Needs root.
+# The tests (test_container.py, unittest classes) run through kvtest.runner
+# of tests/lib. Skipped, and said so in the closing line, only where podman
+# cannot run a container at all. Prints `container: N passed, N failed,
+# N skipped`. Needs root.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 
@@ -39,8 +41,13 @@ echo "building $redis_image on $trixie" >&2
 scripts/podman.sh build --quiet --layers --build-arg BASE="$trixie" -f tests/container/redis.Containerfile \
 	-t "$redis_image" tests/container >/dev/null || finish 1 "redis image build failed"
 
+export PYTHONPATH=$PWD/tests/lib PYTHONDONTWRITEBYTECODE=1
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 KVSCOPE_IMAGE=$kvscope_image ETCD_IMAGE=$etcd_image REDIS_IMAGE=$redis_image timeout 900 \
-	python3 -u tests/container/test_container.py
-rc=$?
+	python3 -u -m kvtest.runner container tests/container test_container.py 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
 [ "$rc" -eq 124 ] && finish 1 "timed out after 900 s"
+re='^container: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$'
+[[ $(tail -1 "$log") =~ $re ]] || finish 1 "no closing line from the runner (exit $rc)"
 exit "$rc"

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """kvscope's image run the way deploy/kubernetes/daemonset.yaml runs it
 (scripts/run-container.sh), watching a 3-member etcd cluster whose members
 each run in their own container: podman with runc, overlay roots, cgroups,
@@ -6,6 +5,8 @@ the default seccomp profile and dropped capabilities, as on a node.
 
 Environment (tests/container/run.sh sets them): KVSCOPE_IMAGE, ETCD_IMAGE,
 REDIS_IMAGE (trixie's Redis 8.0 in a trixie root).
+Run by tests/container/run.sh through kvtest.runner; the tests of a class
+share its containers and run in the order written.
 Everything is named ctr<pid>-*: other containers and etcd processes on the
 host are never touched, and kvscope watches only ours (--target.name).
 """
@@ -13,19 +14,19 @@ host are never touched, and kvscope watches only ours (--target.name).
 import ipaddress
 import os
 import subprocess
-import sys
 import tempfile
 import threading
 import time
+import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+import yaml
 
-from kvtest import (ROOT, Cluster, Runner, bpf_fd_ids, bpf_ids_alive, delta, etcd_requests,  # noqa: E402
-                    free_port, http_get, kvscope_requests, parse_metrics, uprobe_events, value,
-                    wait_for)
-from test_core import MAX_REQUEST_BYTES, drive_load  # noqa: E402
-from test_redis import Resp, RedisError, by_method, requests_by  # noqa: E402
+from kvtest import (MAX_REQUEST_BYTES, ROOT, Cluster, RedisError, Resp, bpf_fds, bpf_ids_alive,
+                    by_method, delta, drive_load, etcd_requests, free_port, http_get,
+                    in_written_order, kvscope_requests, parse_metrics, requests_by, uprobe_events,
+                    value, wait_for)
+
+load_tests = in_written_order
 
 PODMAN = os.path.join(ROOT, "scripts", "podman.sh")
 RUN_CONTAINER = os.path.join(ROOT, "scripts", "run-container.sh")
@@ -63,14 +64,18 @@ def container_id(name):
 class EtcdContainers(Cluster):
     """Three etcd members, one per container, on a podman network of their
     own with fixed addresses (a restarted member keeps its address, as a
-    StatefulSet's does). Same interface as kvtest.Cluster."""
+    StatefulSet's does). Same interface as kvtest.Cluster. Construction
+    only names them; create() makes them, so that stop() can be registered
+    first and clears whatever a failed creation left."""
 
     def __init__(self):
         self.network = TAG + "-net"
+        self.names = ["%s-%d" % (TAG, i + 1) for i in range(3)]
+
+    def create(self):
         podman("network", "create", self.network)
         subnet = ipaddress.ip_network(inspect(self.network, "{{range .Subnets}}{{.Subnet}}{{end}}"))
         self.ips = [str(subnet[10 + i]) for i in range(3)]
-        self.names = ["%s-%d" % (TAG, i + 1) for i in range(3)]
         self.clients = ["http://%s:2379" % ip for ip in self.ips]
         self.peers = ",".join("%s=http://%s:2380" % (n, ip) for n, ip in zip(self.names, self.ips))
         for i in range(3):
@@ -111,17 +116,21 @@ class EtcdContainers(Cluster):
 
 class KvscopeContainer:
     """kvscope started by scripts/run-container.sh, detached, published on a
-    free loopback port, watching our members only."""
+    free loopback port, watching our members only. Construction only
+    names it; create() runs it (remove() clears a failed creation too)."""
 
     def __init__(self, name, manifest=MANIFEST, flags=None):
         self.name = name
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
-        env = dict(os.environ, KVSCOPE_IMAGE=KVSCOPE_IMAGE, KVSCOPE_CONTAINER=name, KVSCOPE_DETACH="1",
-                   KVSCOPE_PUBLISH="127.0.0.1:%d" % self.port, KVSCOPE_MANIFEST=manifest)
+        self.manifest = manifest
+        self.flags = flags or ["--target.name=%s-*" % TAG]
+
+    def create(self):
+        env = dict(os.environ, KVSCOPE_IMAGE=KVSCOPE_IMAGE, KVSCOPE_CONTAINER=self.name, KVSCOPE_DETACH="1",
+                   KVSCOPE_PUBLISH="127.0.0.1:%d" % self.port, KVSCOPE_MANIFEST=self.manifest)
         self.started = time.time()
-        flags = flags or ["--target.name=%s-*" % TAG]
-        r = subprocess.run([RUN_CONTAINER, *flags], env=env, capture_output=True, text=True, timeout=120)
+        r = subprocess.run([RUN_CONTAINER, *self.flags], env=env, capture_output=True, text=True, timeout=120)
         self.command = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ""
         if r.returncode != 0:
             raise AssertionError("run-container.sh: %s" % r.stderr.strip())
@@ -215,7 +224,6 @@ def cap_mask(names):
 
 
 def manifest_container():
-    import yaml
     with open(MANIFEST) as f:
         ds = [d for d in yaml.safe_load_all(f) if isinstance(d, dict) and d.get("kind") == "DaemonSet"][0]
     return ds["spec"]["template"]["spec"], ds["spec"]["template"]["spec"]["containers"][0]
@@ -223,7 +231,6 @@ def manifest_container():
 
 def variant_manifest(change):
     """A copy of the DaemonSet manifest with one thing changed by `change`."""
-    import yaml
     with open(MANIFEST) as f:
         docs = list(yaml.safe_load_all(f))
     for d in docs:
@@ -235,12 +242,41 @@ def variant_manifest(change):
     return path
 
 
-class ContainerSuite:
-    def __init__(self):
-        self.cluster = EtcdContainers()
-        self.agent = KvscopeContainer(TAG + "-kvscope")
-        print("derived: " + self.agent.command)
-        self.first_answer_pid = None
+def setUpModule():
+    if not KVSCOPE_IMAGE or not ETCD_IMAGE or not REDIS_IMAGE:
+        raise AssertionError("KVSCOPE_IMAGE, ETCD_IMAGE and REDIS_IMAGE must name the images "
+                             "(tests/container/run.sh sets them)")
+
+
+class ImageTests(unittest.TestCase):
+    def test_image_is_runtime_only(self):
+        """The image holds kvscope and its shared libraries: no compiler, no
+        headers; it runs and says its version."""
+        size = int(podman("image", "inspect", "--format", "{{.Size}}", KVSCOPE_IMAGE).stdout)
+        print("image %s: %.1f MB" % (KVSCOPE_IMAGE, size / 1e6))
+        r = podman("run", "--rm", "--entrypoint", "/bin/sh", KVSCOPE_IMAGE, "-c",
+                   "for t in gcc cc clang ld as make pkg-config; do command -v $t; done; "
+                   "ls /usr/include 2>/dev/null | head -3; true")
+        assert r.stdout.strip() == "", "build tools in the image: %s" % r.stdout
+        with open(os.path.join(ROOT, "VERSION")) as f:
+            version = f.read().strip()
+        out = podman("run", "--rm", KVSCOPE_IMAGE, "--version").stdout
+        assert version in out, out
+
+
+class ContainerSuite(unittest.TestCase):
+    """Three etcd members in containers and kvscope in its own, shared by
+    the tests below in the order written."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = EtcdContainers()
+        cls.addClassCleanup(cls.cluster.stop)
+        cls.cluster.create()
+        cls.agent = KvscopeContainer(TAG + "-kvscope")
+        cls.addClassCleanup(cls.agent.remove)
+        cls.agent.create()
+        print("derived: " + cls.agent.command)
 
     def test_ready_only_once_bpf_loaded(self):
         """The kubelet's probes: nothing answers before the BPF objects are
@@ -252,7 +288,8 @@ class ContainerSuite:
             except OSError:
                 return None
         wait_for(answers, 30, step=0.05, what="the first answer on /metrics")
-        links, progs = bpf_fd_ids(self.agent.pid())
+        fds = bpf_fds(self.agent.pid())
+        links, progs = fds.links, fds.progs
         assert progs and links, "answered before its BPF programs and links were in place"
         assert "kvstore_target_up" in answers()
         assert http_get(self.agent.url + "/healthz").strip() == "ok"
@@ -366,7 +403,8 @@ class ContainerSuite:
         probe (no link, program or uprobe outlives it), and the new instance
         counts again."""
         pid = self.agent.pid()
-        links, progs = bpf_fd_ids(pid)
+        fds = bpf_fds(pid)
+        links, progs = fds.links, fds.progs
         assert links and progs, "no BPF links held by kvscope (pid %d)" % pid
         podman("restart", "--time", "30", self.agent.name)
         alive = bpf_ids_alive(links, progs)
@@ -383,6 +421,7 @@ class ContainerSuite:
         path = variant_manifest(change)
         agent = KvscopeContainer("%s-lp" % TAG, manifest=path)
         try:
+            agent.create()
             expect(agent)
         except AssertionError as e:
             raise AssertionError("%s: %s\nlog:\n%s" % (what, e, agent.logs()[-1500:]))
@@ -436,10 +475,6 @@ class ContainerSuite:
             assert "process events unavailable, polling /proc" in logs, logs[-1500:]
         self.least_privilege("without the tracefs mount", change, expect)
 
-    def close(self):
-        self.agent.remove()
-        self.cluster.stop()
-
 
 def redis_commandstats(conn, methods):
     """{method: calls + rejected_calls} from INFO commandstats, subcommands
@@ -458,20 +493,19 @@ def redis_commandstats(conn, methods):
 
 
 def profile_methods(name):
-    import yaml
     with open(os.path.join(ROOT, "profiles", name + ".yaml")) as f:
         return set(yaml.safe_load(f)["methods"])
 
 
-def test_trixie_redis_commandstats():
-    """Redis 8.0 from trixie, which needs trixie's glibc and so runs only in
-    its own root: kvscope resolves it through that root with the redis-8.0
-    profile, and its per-command counts equal INFO commandstats."""
-    name, port = TAG + "-redis", free_port()
-    podman("run", "--detach", "--name", name, "--publish", "127.0.0.1:%d:6379" % port, REDIS_IMAGE,
-           "--bind", "0.0.0.0", "--protected-mode", "no", "--save", "", "--appendonly", "no")
-    agent = None
-    try:
+class TrixieRedis(unittest.TestCase):
+    def test_trixie_redis_commandstats(self):
+        """Redis 8.0 from trixie, which needs trixie's glibc and so runs only in
+        its own root: kvscope resolves it through that root with the redis-8.0
+        profile, and its per-command counts equal INFO commandstats."""
+        name, port = TAG + "-redis", free_port()
+        self.addCleanup(podman, "rm", "--force", "--time", "5", name, check=False)
+        podman("run", "--detach", "--name", name, "--publish", "127.0.0.1:%d:6379" % port, REDIS_IMAGE,
+               "--bind", "0.0.0.0", "--protected-mode", "no", "--save", "", "--appendonly", "no")
         pid = host_pid(name)
         target = "redis-server-%d" % pid
 
@@ -481,7 +515,10 @@ def test_trixie_redis_commandstats():
                 return c
             c.close()
         conn = wait_for(connect, 20, step=0.3, what="redis in its container answering PING")
+        self.addCleanup(conn.close)
         agent = KvscopeContainer(TAG + "-kvscope-redis", flags=["--target.pid=%d" % pid])
+        self.addCleanup(agent.remove)
+        agent.create()
         agent.wait_attached([target])
         info = info_of(agent.scrape(), target)
         assert (info["store"], info["profile"], info["version"]) == ("redis", "redis-8.0", "8.0.2"), info
@@ -503,50 +540,3 @@ def test_trixie_redis_commandstats():
         want = delta(after_r, before_r)
         assert got == want, "kvscope %s != INFO commandstats %s" % (got, want)
         assert got["set"] == 25 and got["get"] == 17 and got["hsetex"] == 1 and got["other"] == 1, got
-        conn.close()
-    finally:
-        if agent:
-            agent.remove()
-        podman("rm", "--force", "--time", "5", name, check=False)
-
-
-def test_image_is_runtime_only():
-    """The image holds kvscope and its shared libraries: no compiler, no
-    headers; it runs and says its version."""
-    size = int(podman("image", "inspect", "--format", "{{.Size}}", KVSCOPE_IMAGE).stdout)
-    print("image %s: %.1f MB" % (KVSCOPE_IMAGE, size / 1e6))
-    r = podman("run", "--rm", "--entrypoint", "/bin/sh", KVSCOPE_IMAGE, "-c",
-               "for t in gcc cc clang ld as make pkg-config; do command -v $t; done; "
-               "ls /usr/include 2>/dev/null | head -3; true")
-    assert r.stdout.strip() == "", "build tools in the image: %s" % r.stdout
-    with open(os.path.join(ROOT, "VERSION")) as f:
-        version = f.read().strip()
-    out = podman("run", "--rm", KVSCOPE_IMAGE, "--version").stdout
-    assert version in out, out
-
-
-def main():
-    runner = Runner("container")
-    if not KVSCOPE_IMAGE or not ETCD_IMAGE or not REDIS_IMAGE:
-        print("KVSCOPE_IMAGE, ETCD_IMAGE and REDIS_IMAGE must name the images (tests/container/run.sh sets them)")
-        runner.failed += 1
-        return runner.finish()
-    runner.run("image is runtime only", test_image_is_runtime_only)
-    started = []
-    runner.run("start etcd and kvscope in containers", lambda: started.append(ContainerSuite()))
-    if not started:  # counted as one failure; what did start goes
-        podman("rm", "--force", *["%s-%d" % (TAG, i) for i in (1, 2, 3)], TAG + "-kvscope", check=False)
-        podman("network", "rm", TAG + "-net", check=False)
-        return runner.finish()
-    suite = started[0]
-    runner.run_suite(suite, [
-        "ready_only_once_bpf_loaded", "runs_as_the_manifest_says", "members_found_through_their_roots",
-        "container_id_label", "request_counts_exact", "raft_and_disk_metrics", "podman_restart_member",
-        "podman_kill_member", "kvscope_container_restart", "without_sys_admin_never_ready",
-        "without_sys_ptrace_no_member_found", "without_tracefs_no_process_events"])
-    runner.run("trixie redis commandstats", test_trixie_redis_commandstats)
-    return runner.finish()
-
-
-if __name__ == "__main__":
-    sys.exit(main())

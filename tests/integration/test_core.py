@@ -9,50 +9,18 @@ import tempfile
 import time
 import unittest
 
-from kvtest import (Agent, Cluster, bpf_fds, delta, etcd_requests, free_port, has,
+from kvtest import (Agent, Cluster, bpf_fds, delta, drive_load, etcd_requests, free_port, has,
                     in_written_order, kvscope_links, kvscope_requests, parse_metrics,
-                    uprobe_events, value, wait_for, KVSCOPE, ROOT)
+                    uprobe_events, value, wait_for, KVSCOPE, MAX_REQUEST_BYTES, ROOT)
 
 load_tests = in_written_order
 
-MAX_REQUEST_BYTES = 4096
 METHODS = ["Range", "Put", "DeleteRange", "Txn", "Compact"]
+
+
 def etcd_handled(cluster, member):
     """{(method, status): count} from etcd's own grpc_server_handled_total."""
     return etcd_requests(cluster.own_metrics(member))
-
-
-def drive_load(c):
-    """Known requests per member; returns {member: {(method, status): n}}."""
-    expected = {0: {}, 1: {}, 2: {}}
-
-    def add(m, method, status, n=1):
-        expected[m][(method, status)] = expected[m].get((method, status), 0) + n
-
-    for m in range(3):
-        for i in range(4 + m):
-            c.etcdctl(m, "put", "it/k%d-%d" % (m, i), "v%d" % i)
-        add(m, "Put", "200", 4 + m)
-        for i in range(3 + m):
-            c.etcdctl(m, "get", "it/k%d-0" % m)
-        add(m, "Range", "200", 3 + m)
-        c.etcdctl(m, "del", "it/k%d-1" % m)
-        add(m, "DeleteRange", "200")
-        c.etcdctl(m, "txn", input="\nput it/txn%d t\n\n\n" % m)
-        add(m, "Txn", "200")
-    # A value over --max-request-bytes: etcd answers InvalidArgument.
-    r = c.etcdctl(1, "put", "it/big", "x" * (MAX_REQUEST_BYTES + 100), check=False)
-    assert r.returncode != 0 and "too large" in r.stderr, r.stderr
-    add(1, "Put", "400")
-    # Compact, then read below the compacted revision: OutOfRange.
-    rev = json.loads(c.etcdctl(0, "get", "it/k0-0", "-w", "json").stdout)["header"]["revision"]
-    add(0, "Range", "200")
-    c.etcdctl(0, "compact", str(rev))
-    add(0, "Compact", "200")
-    r = c.etcdctl(2, "get", "it/k0-0", "--rev=1", check=False)
-    assert r.returncode != 0 and "compacted" in r.stderr, r.stderr
-    add(2, "Range", "400")
-    return expected
 
 
 class CoreSuite(unittest.TestCase):

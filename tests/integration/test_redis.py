@@ -8,13 +8,13 @@ with disk and off-CPU time per slow request."""
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 import unittest
 
-from kvtest import Agent, delta, free_port, has, in_written_order, value, wait_for, KVSCOPE
+from kvtest import (Agent, RedisError, Resp, by_method, delta, free_port, has, in_written_order,
+                    requests_by, value, wait_for, KVSCOPE)
 
 load_tests = in_written_order
 
@@ -23,61 +23,6 @@ REDIS_BENCHMARK = os.environ.get("REDIS_BENCHMARK", "/usr/bin/redis-benchmark")
 ROW_HEAD_RE = re.compile(r"^(\S+) (\S+): count (\d+) \(status([^)]*)\)  p50 ")
 HIST_ROW_RE = re.compile(r"^\s+(\d+) -> (\d+|inf)\s+: (\d+)\s+\|(\**)\s*\|$")
 SLOW_RE = re.compile(r"^\d\d:\d\d:\d\d\.\d{3} (\S+)\s+(\d+)\s+(\S+)\s+(\d+)\s+(\S+)\s+(\S+)\s+(\S+)$")
-
-
-class Resp:
-    """A minimal RESP2 client on one connection: enough for tests."""
-
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        self.buf = b""
-
-    def _line(self):
-        while b"\r\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("redis closed the connection")
-            self.buf += chunk
-        line, _, self.buf = self.buf.partition(b"\r\n")
-        return line
-
-    def _exact(self, n):
-        while len(self.buf) < n + 2:
-            self.buf += self.sock.recv(65536)
-        data, self.buf = self.buf[:n], self.buf[n + 2:]
-        return data
-
-    def _reply(self):
-        line = self._line()
-        kind, rest = line[:1], line[1:]
-        if kind == b"+":
-            return rest.decode()
-        if kind == b"-":
-            return RedisError(rest.decode())
-        if kind == b":":
-            return int(rest)
-        if kind == b"$":
-            n = int(rest)
-            return None if n < 0 else self._exact(n).decode(errors="replace")
-        if kind == b"*":
-            n = int(rest)
-            return None if n < 0 else [self._reply() for _ in range(n)]
-        raise ValueError("bad RESP reply %r" % line)
-
-    def call(self, *args):
-        out = b"*%d\r\n" % len(args)
-        for a in args:
-            a = str(a).encode()
-            out += b"$%d\r\n%s\r\n" % (len(a), a)
-        self.sock.sendall(out)
-        return self._reply()
-
-    def close(self):
-        self.sock.close()
-
-
-class RedisError(str):
-    pass
 
 
 class Redis:
@@ -136,24 +81,6 @@ class Redis:
                 self.proc.wait()
         self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def requests_by(metrics, target):
-    """{(method, status): n} of kvstore_requests_total for a target."""
-    out = {}
-    for (name, labels), v in metrics.items():
-        ls = dict(labels)
-        if name == "kvstore_requests_total" and ls.get("target") == target and v:
-            key = (ls["method"], ls["status"])
-            out[key] = out.get(key, 0) + v
-    return out
-
-
-def by_method(reqs):
-    out = {}
-    for (m, _), v in reqs.items():
-        out[m] = out.get(m, 0) + v
-    return out
 
 
 class RedisSuite(unittest.TestCase):

@@ -182,10 +182,16 @@ static void fill_etcd(struct fixture *f)
 	put_gauge(f, 2, KVS_GAUGE_RAFT_TERM, 6);
 }
 
-/* A Redis with hundreds of commands: only those it served get series. */
+/*
+ * A Redis with hundreds of commands, in a container: only the commands it
+ * served get series, and its info names the container (the etcd members are
+ * host processes, without the label).
+ */
 static void fill_redis(struct fixture *f)
 {
 	add_target(f, 3, "redis-7.0", "redis-server-4343", 4343, true);
+	snprintf(f->table.slots[3].container_id, sizeof(f->table.slots[3].container_id), "%s",
+		 "3f1c0a9e5b7d2c4e6f8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e");
 	put_stat(f, 3, KVS_STAT_REQUEST, method(f, 3, "get"), 0, 4, 0, 40000, 0);
 	put_stat(f, 3, KVS_STAT_REQUEST, method(f, 3, "set"), 0, 2, 1, 30000, 2000000);
 	put_stat(f, 3, KVS_STAT_STORAGE, operation(f, 3, "rdb_save"), 0, 1, 0, 0, 0);

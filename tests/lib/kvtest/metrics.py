@@ -62,6 +62,26 @@ def kvscope_requests(metrics, target):
     return out
 
 
+def requests_by(metrics, target):
+    """{(method, status): n} of kvstore_requests_total for a target, series
+    at 0 left out (a Redis target has one per command it knows)."""
+    out = {}
+    for (name, labels), v in metrics.items():
+        ls = dict(labels)
+        if name == "kvstore_requests_total" and ls.get("target") == target and v:
+            key = (ls["method"], ls["status"])
+            out[key] = out.get(key, 0) + v
+    return out
+
+
+def by_method(reqs):
+    """{method: n} of a {(method, status): n} reading, statuses summed."""
+    out = {}
+    for (m, _), v in reqs.items():
+        out[m] = out.get(m, 0) + v
+    return out
+
+
 def delta(after, before):
     """What changed between two {key: count} readings."""
     return {k: after.get(k, 0) - before.get(k, 0) for k in set(after) | set(before)
