@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fetches the store builds kvscope is tested against beyond bookworm's own:
-# etcd 3.5 from trixie and sid, Valkey 8.0 from bookworm-backports. Each
+# etcd 3.5 from trixie and sid, Valkey 8.0 and Go 1.23 from bookworm-backports. Each
 # package is downloaded (never installed) through a private apt sources list
 # and state directory, so the system's apt configuration is left alone, and
 # unpacked with dpkg -x under $KVSCOPE_BUILDS (default
@@ -9,7 +9,8 @@
 #   scripts/fetch-builds.sh            fetch what is missing, print NAME PATH lines
 #   scripts/fetch-builds.sh path NAME  print the path of one build's binary (fetching it)
 #
-# NAME is etcd-3.5.16, etcd-3.5.30 or valkey-8.0.1. Quick when cached: a build
+# NAME is etcd-3.5.16, etcd-3.5.30, valkey-8.0.1 or go-1.23.5 (the toolchain the
+# Go unit-test fixtures are also built with). Quick when cached: a build
 # whose binary is already unpacked and runs is not looked at again.
 set -euo pipefail
 
@@ -17,11 +18,12 @@ root=${KVSCOPE_BUILDS:-/var/cache/kvscope/builds}
 apt_dir=${KVSCOPE_APT_DIR:-/var/cache/kvscope/apt}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
-# name  suite  package[,package...]  version  binary (inside the unpacked tree)
+# name  suite  package[,package...]  version  binary (inside the unpacked tree)  version flag
 builds=(
-	"etcd-3.5.16 trixie etcd-server 3.5.16 usr/bin/etcd"
-	"etcd-3.5.30 sid etcd-server 3.5.30 usr/bin/etcd"
-	"valkey-8.0.1 bookworm-backports valkey-server,valkey-tools 8.0.1 usr/bin/valkey-server"
+	"etcd-3.5.16 trixie etcd-server 3.5.16 usr/bin/etcd --version"
+	"etcd-3.5.30 sid etcd-server 3.5.30 usr/bin/etcd --version"
+	"valkey-8.0.1 bookworm-backports valkey-server,valkey-tools 8.0.1 usr/bin/valkey-server --version"
+	"go-1.23.5 bookworm-backports golang-1.23-go,golang-1.23-src 1.23.5 usr/lib/go-1.23/bin/go version"
 )
 
 die() {
@@ -90,20 +92,20 @@ fetch_one() {
 
 # The binary runs on this system's libc and says its version.
 check_runs() {
-	local bin=$1 version=$2 out
-	out=$("$bin" --version 2>&1 | head -3) || die "$bin --version failed: $out"
-	grep -q "$version" <<<"$out" || die "$bin --version does not say $version: $out"
+	local bin=$1 version=$2 flag=$3 out
+	out=$(GOTOOLCHAIN=local "$bin" "$flag" 2>&1 | head -3) || die "$bin $flag failed: $out"
+	grep -q "$version" <<<"$out" || die "$bin $flag does not say $version: $out"
 }
 
 ensure() {
-	local name=$1 suite=$2 pkgs=$3 version=$4 bin=$5
+	local name=$1 suite=$2 pkgs=$3 version=$4 bin=$5 flag=$6
 	local path=$root/$name/$bin
 	if [ ! -x "$path" ]; then
 		mkdir -p "$root"
 		fetch_one "$name" "$suite" "$pkgs" "$version"
 	fi
 	[ -x "$path" ] || die "$name: $bin missing after unpacking"
-	check_runs "$path" "$version"
+	check_runs "$path" "$version" "$flag"
 	echo "$path"
 }
 
@@ -115,17 +117,17 @@ main() {
 		die "usage: fetch-builds.sh [path NAME]"
 	fi
 	for b in "${builds[@]}"; do
-		read -r name suite pkgs version bin <<<"$b"
+		read -r name suite pkgs version bin flag <<<"$b"
 		if [ -n "$want" ]; then
 			[ "$name" = "$want" ] || continue
-			ensure "$name" "$suite" "$pkgs" "$version" "$bin"
+			ensure "$name" "$suite" "$pkgs" "$version" "$bin" "$flag"
 			found=1
 		else
-			echo "$name $(ensure "$name" "$suite" "$pkgs" "$version" "$bin")"
+			echo "$name $(ensure "$name" "$suite" "$pkgs" "$version" "$bin" "$flag")"
 		fi
 	done
 	if [ -n "$want" ] && [ -z "$found" ]; then
-		die "unknown build $want (known: etcd-3.5.16 etcd-3.5.30 valkey-8.0.1)"
+		die "unknown build $want (known: etcd-3.5.16 etcd-3.5.30 valkey-8.0.1 go-1.23.5)"
 	fi
 }
 
