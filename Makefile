@@ -19,7 +19,9 @@ SAN	:= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recove
 BPF_SRCS	:= $(wildcard bpf/*.bpf.c)
 BPF_OBJS	:= $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 SKELS		:= $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
-AGENT_SRCS	:= $(wildcard agent/*.c)
+AGENT_SRCS	:= agent/main.c $(wildcard agent/*/*.c)
+AGENT_HDRS	:= $(wildcard agent/*/*.h) $(wildcard include/*.h)
+FORMAT_EXTRA	:= $(wildcard bpf/*.bpf.c tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/fuzz/*.h)
 LIB_SRCS	:= $(filter-out agent/main.c,$(AGENT_SRCS))
 PROFILES	:= $(sort $(wildcard profiles/*.yaml))
 UNIT_SRCS	:= $(wildcard tests/unit/test_*.c)
@@ -61,13 +63,15 @@ $(BUILD)/obj/profiles_builtin.o: $(BUILD)/profiles_builtin.c | $(BUILD)/obj
 $(BUILD)/san/profiles_builtin.o: $(BUILD)/profiles_builtin.c | $(BUILD)/san
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SAN) -c $< -o $@
 
-$(BUILD)/obj/%.o: agent/%.c agent/*.h include/*.h | $(BUILD)/obj
+$(BUILD)/obj/%.o: agent/%.c $(AGENT_HDRS) | $(BUILD)/obj
+	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -c $< -o $@
-$(BUILD)/san/%.o: agent/%.c agent/*.h include/*.h | $(BUILD)/san
+$(BUILD)/san/%.o: agent/%.c $(AGENT_HDRS) | $(BUILD)/san
+	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(SAN) -c $< -o $@
 
 # Only the files that load BPF objects include skeletons.
-SKEL_USERS := $(shell grep -l 'skel\.h' agent/*.c 2>/dev/null)
+SKEL_USERS := $(shell grep -l 'skel\.h' $(AGENT_SRCS) 2>/dev/null)
 $(patsubst agent/%.c,$(BUILD)/obj/%.o,$(SKEL_USERS)) $(patsubst agent/%.c,$(BUILD)/san/%.o,$(SKEL_USERS)): $(SKELS)
 
 $(BUILD)/libkvscope.a: $(OBJS)
@@ -128,10 +132,10 @@ run: deps
 	@scripts/run.sh
 
 format:
-	clang-format -i agent/*.c agent/*.h include/*.h bpf/*.bpf.c tests/unit/*.c tests/unit/*.h
+	clang-format -i $(AGENT_SRCS) $(AGENT_HDRS) $(FORMAT_EXTRA)
 
 check-format:
-	@clang-format --dry-run --Werror agent/*.c agent/*.h include/*.h bpf/*.bpf.c tests/unit/*.c tests/unit/*.h
+	@clang-format --dry-run --Werror $(AGENT_SRCS) $(AGENT_HDRS) $(FORMAT_EXTRA)
 
 clean:
 	rm -rf $(BUILD)

@@ -10,9 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "commands.h"
-#include "log.h"
+#include "cmd/cli.h"
+#include "cmd/commands.h"
+#include "common/log.h"
 
 static const struct cmd {
 	enum cli_command command;

@@ -24,6 +24,7 @@ run_suite() {
 		[ "${f:-0}" -gt 0 ] || failed=$((failed + 1))
 	fi
 }
+run_suite house tests/house/check_layers.py
 run_suite unit make --no-print-directory unit
 run_suite integration make --no-print-directory integration
 run_suite monitoring tests/monitoring/run.sh

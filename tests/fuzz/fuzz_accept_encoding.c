@@ -9,7 +9,7 @@
 #include <zlib.h>
 
 #include "fuzz_util.h"
-#include "http_gzip.h"
+#include "http/gzip.h"
 
 static void check_round_trip(const uint8_t *data, size_t size)
 {

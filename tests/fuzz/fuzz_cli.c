@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cmd/cli.h"
 #include "fuzz_util.h"
 
 #define MAX_ARGS 64

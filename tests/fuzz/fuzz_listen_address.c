@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "fuzz_util.h"
-#include "http.h"
+#include "http/server.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "fuzz_util.h"
-#include "procfs.h"
+#include "discover/procfs.h"
 
 static void check_value(bool found, const char *out, size_t outlen)
 {

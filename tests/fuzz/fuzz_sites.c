@@ -10,7 +10,7 @@
 
 #include "kvscope.h"
 #include "fuzz_util.h"
-#include "sites.h"
+#include "symbols/sites.h"
 
 #define FUNC_VADDR 0x401000ull
 #define MAX_SITES  8

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "fuzz_util.h"
-#include "symtab.h"
+#include "symbols/symtab.h"
 
 /* Listings walk the whole index; a few thousand entries cover every path. */
 #define MAX_LISTED 4096

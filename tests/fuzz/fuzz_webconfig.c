@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "fuzz_util.h"
-#include "webconfig.h"
+#include "http/webconfig.h"
 
 /*
  * bcrypt costs 2^cost rounds by design: past this the fuzzer would only

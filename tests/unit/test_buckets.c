@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "kvscope_types.h"
+#include "common/kvscope_types.h"
 #include "kvscope_buckets.h"
 
 /* The default bounds in ns: 0.1ms 0.25ms 0.5ms 1ms, then Prometheus' DefBuckets. */

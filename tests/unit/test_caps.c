@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "caps.h"
+#include "common/caps.h"
 
 /* The capability lines of /proc/self/status, as numbers. */
 struct proc_caps {

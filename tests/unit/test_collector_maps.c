@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collector_maps.h"
+#include "metrics/collector_maps.h"
 
 #define NCPU 3
 

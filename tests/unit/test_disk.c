@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "disk.h"
+#include "probes/disk.h"
 
 static void test_hash_is_fnv1a(void **state)
 {

@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "expo.h"
+#include "metrics/expo.h"
 
 #define PROMTOOL "/usr/bin/promtool"
 

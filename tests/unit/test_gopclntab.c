@@ -16,9 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gobuildinfo.h"
-#include "gopclntab.h"
-#include "symtab.h"
+#include "symbols/gobuildinfo.h"
+#include "symbols/gopclntab.h"
+#include "symbols/symtab.h"
 
 /* The crafted image: three segments at fixed places, like a Go linker lays them. */
 #define TEXT_VADDR  0x401000u

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "hooks.h"
+#include "probes/hooks.h"
 
 enum { F_BTF = 1, F_FENTRY = 2, F_KPROBE = 4, F_TP = 8, F_RAW = 16, F_ALL = 32 };
 

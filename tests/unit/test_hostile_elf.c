@@ -13,7 +13,7 @@
 #include <time.h>
 #include <cmocka.h>
 
-#include "symtab.h"
+#include "symbols/symtab.h"
 
 static void put16(unsigned char *p, uint16_t v)
 {

@@ -19,10 +19,10 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "expo.h"
-#include "http.h"
-#include "http_gzip.h"
-#include "webconfig.h"
+#include "metrics/expo.h"
+#include "http/server.h"
+#include "http/gzip.h"
+#include "http/webconfig.h"
 
 #define IO_TIMEOUT_S 5
 

@@ -8,7 +8,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "http_deadline.h"
+#include "http/deadline.h"
 
 static void test_overdue_connection_is_shut_down(void **state)
 {

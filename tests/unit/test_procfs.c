@@ -18,9 +18,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "procfs.h"
-#include "profile.h"
-#include "targets.h"
+#include "discover/procfs.h"
+#include "profile/profile.h"
+#include "discover/targets.h"
 
 #define REAL_EXE "/bin/true"
 

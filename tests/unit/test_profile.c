@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "profile.h"
+#include "profile/profile.h"
 
 #define ETCD_PROFILE "profiles/etcd-3.4.yaml"
 

@@ -16,11 +16,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "attach.h"
-#include "binary.h"
-#include "catalog.h"
-#include "resolve.h"
-#include "symtab.h"
+#include "probes/attach.h"
+#include "probes/binary.h"
+#include "profile/catalog.h"
+#include "probes/place.h"
+#include "symbols/symtab.h"
 
 #define ETCD_PATH	"/usr/bin/etcd"
 #define ETCD_RANGE	"go.etcd.io/etcd/etcdserver/etcdserverpb._KV_Range_Handler"

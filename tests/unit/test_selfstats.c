@@ -13,8 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "expo.h"
-#include "selfstats.h"
+#include "metrics/expo.h"
+#include "metrics/selfstats.h"
 
 /* A real line, shape-wise: tty_nr and the like may be negative. */
 static const char stat_line[] =

@@ -10,8 +10,8 @@
 #include <cmocka.h>
 #include <linux/types.h>
 
-#include "../../include/kvscope.h"
-#include "sites.h"
+#include "kvscope.h"
+#include "symbols/sites.h"
 
 #define BIT(r)	  (1u << (r))
 #define ETCD_PATH "/usr/bin/etcd"

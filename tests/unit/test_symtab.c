@@ -20,9 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "elf_image.h"
-#include "gopclntab.h"
-#include "symtab.h"
+#include "symbols/elf_image.h"
+#include "symbols/gopclntab.h"
+#include "symbols/symtab.h"
 
 #define ETCD_PATH	   "/usr/bin/etcd"
 #define ETCD_RANGE	   "go.etcd.io/etcd/etcdserver/etcdserverpb._KV_Range_Handler"

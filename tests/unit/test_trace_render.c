@@ -9,8 +9,8 @@
 
 #include <cmocka.h>
 
-#include "trace_render.h"
-#include "trace_rows.h"
+#include "cmd/trace_render.h"
+#include "cmd/trace_rows.h"
 
 static double bounds[TRACE_POW2_BOUNDS];
 

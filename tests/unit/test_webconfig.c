@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "webconfig.h"
+#include "http/webconfig.h"
 
 #define FIXTURES "tests/unit/webconfig"
 
