@@ -119,7 +119,7 @@ int attach__links(const struct attach_ctx *ac)
 }
 
 void attach__site_record(const struct profile *p, const struct profile_probe *probe,
-			 struct kvs_site *out)
+			 const struct resolved_site *rs, struct kvs_site *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->role = probe->role;
@@ -127,10 +127,10 @@ void attach__site_record(const struct profile *p, const struct profile_probe *pr
 	if (probe->role == KVS_ROLE_REQUEST_START && probe->has_value)
 		out->label = (uint16_t)profile__other_method(p); /* unless the name is listed */
 	out->task_reg = p->lang == PROFILE_LANG_GO ? KVS_REG_R14 : KVS_REG_NONE;
-	out->has_value = probe->has_value;
-	out->value = probe->value;
-	out->nreads = (uint8_t)probe->nreads;
-	memcpy(out->reads, probe->reads, sizeof(out->reads));
+	out->has_value = rs->has_value;
+	out->value = rs->value;
+	out->nreads = (uint8_t)rs->nreads;
+	memcpy(out->reads, rs->reads, sizeof(out->reads));
 }
 
 static int attach_site(struct attach_ctx *ac, const char *path, const struct binary *b,
@@ -146,7 +146,7 @@ static int attach_site(struct attach_ctx *ac, const char *path, const struct bin
 		snprintf(err, errlen, "probe site table full (%d)", KVS_MAX_SITES);
 		return -1;
 	}
-	attach__site_record(b->profile, &b->profile->probes[rs->probe], &rec);
+	attach__site_record(b->profile, &b->profile->probes[rs->probe], rs, &rec);
 	if (bpf_map_update_elem(bpf_map__fd(ac->skel->maps.sites), &id, &rec, BPF_ANY)) {
 		snprintf(err, errlen, "cannot write site %d: %s", id, strerror(errno));
 		return -1;
@@ -158,8 +158,7 @@ static int attach_site(struct attach_ctx *ac, const char *path, const struct bin
 					       rs->file_offset, &opts);
 	if (!link) {
 		snprintf(err, errlen, "uprobe at 0x%llx (%s): %s",
-			 (unsigned long long)rs->site.vaddr, b->profile->probes[rs->probe].function,
-			 strerror(errno));
+			 (unsigned long long)rs->site.vaddr, rs->function, strerror(errno));
 		return -1;
 	}
 	ac->nsites++;

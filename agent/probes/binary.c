@@ -22,8 +22,7 @@ static bool recognizes(const struct profile *p, const struct symtab *st)
 	struct func_sym fs;
 
 	if (p->lang == PROFILE_LANG_GO)
-		return bi->go_version[0] && p->go_module &&
-		       strcmp(bi->module_path, p->go_module) == 0;
+		return bi->go_version[0] && profile__go_module_matches(p, bi->module_path);
 	for (int i = 0; i < p->nsymbols; i++) {
 		if (symtab__find(st, p->symbols[i], &fs))
 			return false;
@@ -45,7 +44,7 @@ static bool try_profile(struct binary *b, const struct profile *p, const struct 
 		snprintf(b->reason, sizeof(b->reason), "profile %s: %s", p->name, why);
 		return false;
 	}
-	if (resolve__sites(p, st, &b->res, err, sizeof(err))) {
+	if (resolve__sites(p, st, b->version, &b->res, err, sizeof(err))) {
 		snprintf(b->reason, sizeof(b->reason), "profile %s: %s", p->name, err);
 		return false;
 	}
