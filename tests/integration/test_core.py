@@ -10,9 +10,10 @@ import sys
 import tempfile
 import time
 
-from kvtest import (Agent, Cluster, Runner, bpf_prog_ids_of, delta, etcd_requests, free_port,
-                    has, kvscope_links, kvscope_requests, parse_metrics, TIME_SCALE,
-                    uprobe_events, value, wait_for, KVSCOPE, ROOT)
+from kvtest import (Agent, Cluster, Runner, bpf_prog_ids_of, build_line, delta, etcd_build,
+                    etcd_requests, free_port, has, kvscope_links, kvscope_requests,
+                    parse_metrics, TIME_SCALE, uprobe_events, value, wait_for, ETCD, KVSCOPE,
+                    ROOT)
 
 MAX_REQUEST_BYTES = 4096
 METHODS = ["Range", "Put", "DeleteRange", "Txn", "Compact"]
@@ -63,9 +64,11 @@ class CoreSuite:
         took = self.agent.wait_attached(self.cluster.names)
         assert took < 2.0 * TIME_SCALE, "attached after %.2fs" % took
         m = self.agent.scrape()
+        build = etcd_build()
         for name, pid in zip(self.cluster.names, self.cluster.pids):
-            assert value(m, "kvstore_target_info", target=name, pid=str(pid), version="3.4.23",
-                         store="etcd", profile="etcd-3.4") == 1, name
+            assert value(m, "kvstore_target_info", target=name, pid=str(pid),
+                         version=build["version"], store="etcd",
+                         profile=build["profile"]) == 1, name
             assert value(m, "kvstore_target_up", target=name) == 1
 
     def test_raft_gauges_within_1s(self):
@@ -179,7 +182,7 @@ class CoreSuite:
         data = tempfile.mkdtemp(prefix="kvscope-other-")
         url = "http://127.0.0.1:%d" % port
         other = subprocess.Popen(
-            ["/usr/bin/etcd", "--name", "other", "--data-dir", data,
+            [ETCD, "--name", "other", "--data-dir", data,
              "--listen-client-urls", url, "--advertise-client-urls", url,
              "--listen-peer-urls", "http://127.0.0.1:%d" % peer,
              "--initial-advertise-peer-urls", "http://127.0.0.1:%d" % peer,
@@ -252,10 +255,10 @@ def test_version_and_help():
 
 
 def test_probes_lists_cheap_sites():
-    r = subprocess.run([KVSCOPE, "probes", "/usr/bin/etcd"], capture_output=True, text=True,
+    r = subprocess.run([KVSCOPE, "probes", ETCD], capture_output=True, text=True,
                        timeout=30)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "profile: etcd-3.4" in r.stdout
+    assert "profile: %s " % etcd_build()["profile"] in r.stdout, r.stdout
     rows = [l for l in r.stdout.splitlines() if l.startswith(("go.etcd.io", "github.com"))]
     assert len(rows) >= 16, r.stdout
     per_request = [l for l in rows if "request" in l]
@@ -328,7 +331,8 @@ probes:
 
 
 def main():
-    runner = Runner("integration core")
+    print(build_line())
+    runner = Runner("integration core etcd-%s" % etcd_build()["version"])
     runner.run("bad flag exits 2", test_bad_flag_exits_2)
     runner.run("version and help", test_version_and_help)
     runner.run("probes lists cheap sites", test_probes_lists_cheap_sites)
