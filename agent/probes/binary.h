@@ -22,10 +22,11 @@ struct binary {
 	dev_t dev;
 	ino_t ino;
 	enum binary_verdict verdict;
-	const struct profile *profile; /* READY, or the profile that recognized it */
+	const struct profile *profile; /* READY; UNSUPPORTED: the nearest that recognized it */
 	char version[64];
 	char go_version[32];
-	char reason[512]; /* UNSUPPORTED: why, for the one log line */
+	char reason[512];	  /* UNSUPPORTED: why, for the one log line */
+	bool unsupported_version; /* UNSUPPORTED because no profile is for this version */
 	struct resolution res;
 };
 

@@ -59,10 +59,11 @@ static bool match_version(const struct profile *p, const struct symtab *st, char
 }
 
 bool resolve__matches(const struct profile *p, const struct symtab *st, char *version,
-		      size_t versionlen, char *why, size_t whylen)
+		      size_t versionlen, char *why, size_t whylen, bool *wrong_version)
 {
 	struct func_sym fs;
 
+	*wrong_version = false;
 	if (p->lang == PROFILE_LANG_GO && !match_go(p, symtab__info(st), why, whylen))
 		return false;
 	for (int i = 0; i < p->nsymbols; i++) {
@@ -71,7 +72,8 @@ bool resolve__matches(const struct profile *p, const struct symtab *st, char *ve
 			return false;
 		}
 	}
-	return match_version(p, st, version, versionlen, why, whylen);
+	*wrong_version = !match_version(p, st, version, versionlen, why, whylen);
+	return !*wrong_version;
 }
 
 int resolve__find(const struct symtab *st, char *const *names, int n, struct func_sym *out)

@@ -33,9 +33,12 @@ struct resolution {
 	int nsites;
 };
 
-/* Whether the binary is the store the profile describes; writes why not. */
+/*
+ * Whether the binary is the store the profile describes; writes why not,
+ * and whether only its version is not the profile's.
+ */
 bool resolve__matches(const struct profile *p, const struct symtab *st, char *version,
-		      size_t versionlen, char *why, size_t whylen);
+		      size_t versionlen, char *why, size_t whylen, bool *wrong_version);
 
 /*
  * Every site of every probe, for a store of `version` (picks field offsets

@@ -270,6 +270,35 @@ def test_probes_unsupported_binary():
     assert r.returncode == 1 and "unsupported:" in r.stdout, r.stdout
 
 
+def test_probes_unknown_version():
+    """An etcd of a version no profile is for (the 3.5 stand-in built as
+    3.6.0, its WAL sync renamed): the nearest profile and its first failure."""
+    src = os.path.join(ROOT, "tests", "fixtures", "etcdv3")
+    tmp = tempfile.mkdtemp(prefix="kvscope-etcd36-")
+    try:
+        shutil.copytree(src, os.path.join(tmp, "src"))
+        wal = os.path.join(tmp, "src", "wal", "wal.go")
+        with open(wal) as f:
+            text = f.read()
+        with open(wal, "w") as f:
+            f.write(text.replace("sync()", "fsync()"))
+        binary = os.path.join(tmp, "etcd")
+        env = dict(os.environ, GOFLAGS="-mod=mod", GOPROXY="off", CGO_ENABLED="0",
+                   GOCACHE=os.path.join(ROOT, "build", "fixtures", ".gocache", "it"))
+        subprocess.run(["go", "build", "-trimpath", "-ldflags",
+                        "-s -w -X go.etcd.io/etcd/api/v3/version.Version=3.6.0", "-o", binary,
+                        "."], cwd=os.path.join(tmp, "src"), env=env, check=True, timeout=300)
+        r = subprocess.run([KVSCOPE, "probes", binary], capture_output=True, text=True,
+                           timeout=30)
+        print("  " + r.stdout.strip().splitlines()[-1])
+        assert r.returncode == 1, r.stdout
+        assert "etcd 3.6.0: no profile for this version; nearest etcd-3.5" in r.stdout, r.stdout
+        assert "etcd-3.5: function go.etcd.io/etcd/server/wal.(*WAL).sync " \
+            "(nor its other spellings) not found" in r.stdout, r.stdout
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def go_module_of(binary):
     out = subprocess.run(["go", "version", "-m", binary], capture_output=True, text=True,
                          check=True).stdout
@@ -298,10 +327,12 @@ def test_unsupported_binary_and_broken_profile():
                  what="the toy store listed")
         m = agent.scrape()
         assert value(m, "kvscope_target_attached", target=name) == 0
-        assert value(m, "kvscope_attach_errors_total", reason="unsupported_binary") == 1
+        assert value(m, "kvscope_attach_errors_total", reason="unsupported_version") == 1
+        assert value(m, "kvscope_attach_errors_total", reason="unsupported_binary") == 0
         log = agent.logtext()
         skipped = [l for l in log.splitlines() if "target skipped" in l]
-        assert len(skipped) == 1 and "does not match" in skipped[0], log
+        assert len(skipped) == 1 and "no profile for this version" in skipped[0] and \
+            "nearest toystore-1" in skipped[0], log
         assert "broken.yaml:" in log and "profile rejected" in log, log
     finally:
         try:
@@ -337,6 +368,7 @@ def main():
     runner.run("version and help", test_version_and_help)
     runner.run("probes lists cheap sites", test_probes_lists_cheap_sites)
     runner.run("probes on an unsupported binary", test_probes_unsupported_binary)
+    runner.run("probes on an unknown etcd version", test_probes_unknown_version)
     runner.run("unsupported binary and broken profile", test_unsupported_binary_and_broken_profile)
     suite = CoreSuite()
     runner.run_suite(suite, [

@@ -334,7 +334,67 @@ static void test_fixture_version_mismatch(void **state)
 	assert_int_equal(fc->b.verdict, BINARY_UNSUPPORTED);
 	assert_non_null(fc->b.profile);
 	assert_string_equal(fc->b.profile->name, "gofuncs-test");
-	if (!strstr(fc->b.reason, "version") || !strstr(fc->b.reason, "gofuncs-test"))
+	if (!strstr(fc->b.reason, "no profile for this version") ||
+	    !strstr(fc->b.reason, "gofuncs-test"))
+		fail_msg("reason: %s", fc->b.reason);
+	assert_true(fc->b.unsupported_version);
+	assert_int_equal(fc->b.res.nsites, 0);
+}
+
+static void write_profile(const struct fixture_ctx *fc, const char *name, const char *regex,
+			  const char *probes_extra)
+{
+	char path[160];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s.yaml", fc->dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f,
+		"format: 1\nname: %s\nstore: gofuncs\nlanguage: go\n"
+		"match:\n  go_module: '%s'\n  version_regex: '%s'\n"
+		"version: {go_string: '^[0-9]+\\.[0-9]+\\.[0-9]+$'}\n"
+		"methods: [Put, Range]\noperations: [checksum]\n%s%s",
+		name, fc->module, regex, fixture_probes, probes_extra);
+	assert_int_equal(fclose(f), 0);
+}
+
+/*
+ * A build (version 7.3.12) no profile is for: the nearest profile below its
+ * version is named, with the first thing of it that fails on this build.
+ */
+static void test_fixture_nearest_profile(void **state)
+{
+	struct fixture_ctx *fc = *state;
+
+	write_profile(fc, "gofuncs-1.2", "^1\\.2\\.",
+		      "  - function: main.noSuchFunction\n"
+		      "    role: storage_op\n"
+		      "    operation: checksum\n");
+	write_profile(fc, "gofuncs-8.0", "^8\\.0\\.", "");
+	write_profile(fc, "gofuncs-7.2", "^7\\.2\\.", "");
+	assert_int_equal(catalog__load(&fc->cat, fc->dir, true), 0);
+	assert_int_equal(fc->cat.count, 3);
+	binary__examine(&fc->b, &fc->cat, fc->binary);
+	assert_int_equal(fc->b.verdict, BINARY_UNSUPPORTED);
+	assert_true(fc->b.unsupported_version);
+	assert_string_equal(fc->b.version, "7.3.12");
+	assert_string_equal(fc->b.profile->name, "gofuncs-7.2");
+	if (!strstr(fc->b.reason,
+		    "gofuncs 7.3.12: no profile for this version; nearest gofuncs-7.2") ||
+	    !strstr(fc->b.reason, "every probe of it places"))
+		fail_msg("reason: %s", fc->b.reason);
+	catalog__free(&fc->cat);
+	memset(&fc->b, 0, sizeof(fc->b));
+
+	/* without 7.2, the nearest below is 1.2, whose missing function is named */
+	snprintf(fc->b.reason, sizeof(fc->b.reason), "%s/gofuncs-7.2.yaml", fc->dir);
+	assert_int_equal(unlink(fc->b.reason), 0);
+	assert_int_equal(catalog__load(&fc->cat, fc->dir, true), 0);
+	binary__examine(&fc->b, &fc->cat, fc->binary);
+	assert_true(fc->b.unsupported_version);
+	assert_string_equal(fc->b.profile->name, "gofuncs-1.2");
+	if (!strstr(fc->b.reason, "gofuncs-1.2: function main.noSuchFunction not found"))
 		fail_msg("reason: %s", fc->b.reason);
 	assert_int_equal(fc->b.res.nsites, 0);
 }
@@ -349,8 +409,10 @@ static void test_fixture_missing_function(void **state)
 			"    site: entry\n"
 			"    operation: checksum\n");
 	assert_int_equal(fc->b.verdict, BINARY_UNSUPPORTED);
-	if (!strstr(fc->b.reason, "function main.noSuchFunction not found"))
+	if (!strstr(fc->b.reason, "gofuncs-test: function main.noSuchFunction not found"))
 		fail_msg("reason: %s", fc->b.reason);
+	/* a profile is for this version: its build is what is unsupported */
+	assert_false(fc->b.unsupported_version);
 	assert_int_equal(fc->b.res.nsites, 0);
 	assert_null(fc->b.res.sites);
 }
@@ -485,6 +547,8 @@ int main(void)
 	    cmocka_unit_test(test_not_a_store),
 	    cmocka_unit_test_setup_teardown(test_fixture_ready, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_fixture_version_mismatch, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_fixture_nearest_profile, fixture_setup,
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_fixture_missing_function, fixture_setup,
 					    fixture_teardown),
