@@ -121,7 +121,7 @@ static void print_why(const struct binary *b)
 
 	printf("why:     ");
 	if (p->lang == PROFILE_LANG_GO)
-		printf("Go main module %s", p->go_module);
+		printf("Go main module %s", b->module);
 	else
 		printf("functions %s%s present", p->nsymbols ? p->symbols[0] : "",
 		       p->nsymbols > 1 ? ", ..." : "");

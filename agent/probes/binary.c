@@ -131,6 +131,7 @@ void binary__examine(struct binary *b, const struct catalog *cat, const char *pa
 		return;
 	}
 	snprintf(b->go_version, sizeof(b->go_version), "%s", symtab__info(st)->go_version);
+	snprintf(b->module, sizeof(b->module), "%s", symtab__info(st)->module_path);
 	for (int i = 0; i < cat->count && b->verdict != BINARY_READY; i++) {
 		char fail[300];
 
