@@ -25,7 +25,7 @@ struct binary {
 	const struct profile *profile; /* READY; UNSUPPORTED: the nearest that recognized it */
 	char version[64];
 	char go_version[32];
-	char module[256]; /* Go main module, as the build info names it */
+	char module[256];	  /* Go main module, as the build info names it */
 	char reason[512];	  /* UNSUPPORTED: why, for the one log line */
 	bool unsupported_version; /* UNSUPPORTED because no profile is for this version */
 	struct resolution res;

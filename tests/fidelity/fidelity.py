@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 from kvtest import (CLUSTER, ETCDCTL, KVSCOPE, ROOT, Cluster, NamedAgent, bpf_fd_ids,  # noqa: E402
-                    bpf_ids_alive, kvscope_links, uprobe_events, value, wait_for)
+                    bpf_ids_alive, build_line, kvscope_links, uprobe_events, value, wait_for)
 
 MAX_REQUEST_BYTES = 8192
 MAX_TXN_OPS = 128  # etcd's default --max-txn-ops
@@ -762,7 +762,9 @@ def run_and_report(scenario, name, path, heading):
 
 def main():
     DEADLINE[0] = time.time() + BUDGET_SECONDS
-    return run_and_report(Scenario(), "fidelity", TABLE_PATH, "# kvscope fidelity")
+    build = build_line()
+    print(build)
+    return run_and_report(Scenario(), "fidelity", TABLE_PATH, "# kvscope fidelity\n\n" + build)
 
 
 if __name__ == "__main__":
