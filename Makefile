@@ -140,10 +140,18 @@ check-format:
 clean:
 	rm -rf $(BUILD)
 
-# Go fixtures for the unit tests: stripped like a packaged binary.
-GO_FIXTURES := $(patsubst tests/fixtures/%/main.go,$(BUILD)/fixtures/%,$(wildcard tests/fixtures/*/main.go))
-$(BUILD)/fixtures/%: tests/fixtures/%/main.go
-	@mkdir -p $(@D)
-	cd tests/fixtures/$* && GO111MODULE=off GOFLAGS= CGO_ENABLED=0 GOCACHE=$(abspath $(BUILD))/gocache \
-		go build -trimpath -ldflags='-s -w' -o $(abspath $@) .
+# Go fixtures for the unit tests: stripped like a packaged binary, built with
+# bookworm's Go and with Go 1.23 (bookworm-backports, fetched and cached by
+# scripts/fetch-builds.sh), so the pclntab and code of both toolchains are
+# covered; gofuncs also linked externally, as Debian links etcd.
+FIXTURE_NAMES	:= $(patsubst tests/fixtures/%/main.go,%,$(wildcard tests/fixtures/*/main.go))
+FIXTURE_FILES	:= $(shell find tests/fixtures -type f 2>/dev/null)
+GO_FIXTURES	:= $(addprefix $(BUILD)/fixtures/,$(FIXTURE_NAMES)) \
+	$(addprefix $(BUILD)/fixtures/go1.23/,$(FIXTURE_NAMES)) $(BUILD)/fixtures/extlink/gofuncs
+$(BUILD)/fixtures/go1.23/%: $(FIXTURE_FILES) scripts/build-fixture.sh
+	scripts/build-fixture.sh "$$(scripts/fetch-builds.sh path go-1.23.5)" tests/fixtures/$* $@
+$(BUILD)/fixtures/extlink/%: $(FIXTURE_FILES) scripts/build-fixture.sh
+	scripts/build-fixture.sh go tests/fixtures/$* $@ extlink
+$(BUILD)/fixtures/%: $(FIXTURE_FILES) scripts/build-fixture.sh
+	scripts/build-fixture.sh go tests/fixtures/$* $@
 $(UNIT_BINS): $(GO_FIXTURES)

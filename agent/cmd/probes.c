@@ -5,41 +5,55 @@
 #include "probes/binary.h"
 #include "cmd/commands.h"
 
+/* "argument 1", "result 0 raft.raftLog.committed" */
+static const char *read_words(const struct profile_read *r, char *out, size_t len)
+{
+	snprintf(out, len, "%s %d%s%s", r->from == PROFILE_FROM_ARG ? "argument" : "result",
+		 r->index, r->path ? " " : "", r->path ? r->path : "");
+	return out;
+}
+
 static void describe_probe(const struct profile *p, const struct profile_probe *probe, char *out,
 			   size_t len)
 {
+	char w[160];
+
 	switch (probe->role) {
 	case KVS_ROLE_REQUEST_START:
 		if (probe->label >= 0)
 			snprintf(out, len, "request start, method %s", p->methods[probe->label]);
 		else
 			snprintf(out, len, "request start, method named by %s (%d listed)",
-				 profile_reg_name(probe->value.reg), p->nmethods);
+				 read_words(&probe->value, w, sizeof(w)), p->nmethods);
 		break;
 	case KVS_ROLE_REQUEST_END:
 		if (probe->has_value)
 			snprintf(out, len, "request end, status from %s",
-				 profile_reg_name(probe->value.reg));
+				 read_words(&probe->value, w, sizeof(w)));
 		else
 			snprintf(out, len, "request end, status from error replies");
 		break;
 	case KVS_ROLE_REQUEST_ERROR:
-		snprintf(out, len, "error reply named by %s", profile_reg_name(probe->value.reg));
+		snprintf(out, len, "error reply named by %s",
+			 read_words(&probe->value, w, sizeof(w)));
 		break;
 	case KVS_ROLE_STORAGE_OP:
-		snprintf(out, len, "storage operation %s",
-			 probe->label >= 0 ? p->operations[probe->label] : "?");
+		snprintf(out, len, "storage operation %s%s%s",
+			 probe->label >= 0 ? p->operations[probe->label] : "?",
+			 probe->has_value ? ", failed when nonzero: " : "",
+			 probe->has_value ? read_words(&probe->value, w, sizeof(w)) : "");
 		break;
 	case KVS_ROLE_LEADER_CHANGE:
 		snprintf(out, len, "leader change when %s is nonzero",
-			 profile_reg_name(probe->value.reg));
+			 read_words(&probe->value, w, sizeof(w)));
 		break;
 	case KVS_ROLE_GAUGES: {
 		size_t used = (size_t)snprintf(out, len, "gauges");
 
 		for (int i = 0; i < probe->nreads && used < len; i++)
-			used += (size_t)snprintf(out + used, len - used, " %s",
-						 profile_gauge_name(probe->reads[i].gauge));
+			used += (size_t)snprintf(out + used, len - used, " %s=%s",
+						 profile_gauge_name(probe->reads[i].gauge),
+						 read_words(&probe->reads[i], w, sizeof(w)));
 		break;
 	}
 	default:
@@ -47,23 +61,56 @@ static void describe_probe(const struct profile *p, const struct profile_probe *
 	}
 }
 
+/* A read as the BPF side does it: rsp[0x150][0x10][0x0]:8 loads three times. */
+static void format_read(const struct kvs_read *r, char *out, size_t len)
+{
+	size_t used = (size_t)snprintf(out, len, "%s", profile_reg_name(r->reg));
+
+	for (int i = 0; i < r->nderef && used < len; i++)
+		used +=
+		    (size_t)snprintf(out + used, len - used, "[%s0x%x]", r->deref[i] < 0 ? "-" : "",
+				     (unsigned)(r->deref[i] < 0 ? -r->deref[i] : r->deref[i]));
+	if (used < len)
+		snprintf(out + used, len - used, ":%u", (unsigned)r->size);
+}
+
+static void format_reads(const struct resolved_site *rs, char *out, size_t len)
+{
+	size_t used = 0;
+
+	out[0] = '\0';
+	if (rs->has_value)
+		format_read(&rs->value, out, len);
+	for (int i = 0; i < rs->nreads; i++) {
+		used = strlen(out);
+		if (used + 2 < len) {
+			if (used)
+				out[used++] = ' ';
+			format_read(&rs->reads[i], out + used, len - used);
+		}
+	}
+	if (!out[0])
+		snprintf(out, len, "-");
+}
+
 static void print_sites(const struct binary *b)
 {
 	const struct profile *p = b->profile;
 
-	printf("%-70s %12s %6s %8s %10s %-12s %-26s %s\n", "FUNCTION", "ADDRESS", "SIZE", "SITE",
-	       "OFFSET", "COST", "INSTRUCTION", "MEASURES");
+	printf("%-70s %12s %6s %8s %10s %-12s %-28s %-30s %s\n", "FUNCTION", "ADDRESS", "SIZE",
+	       "SITE", "OFFSET", "COST", "INSTRUCTION", "READS", "MEASURES");
 	for (int i = 0; i < b->res.nsites; i++) {
 		const struct resolved_site *rs = &b->res.sites[i];
 		const struct profile_probe *probe = &p->probes[rs->probe];
-		char what[160];
+		char what[320], reads[160];
 
 		describe_probe(p, probe, what, sizeof(what));
-		printf("%-70s %#12llx %6llu %+8lld %#10llx %-12s %-26s %s\n", probe->function,
+		format_reads(rs, reads, sizeof(reads));
+		printf("%-70s %#12llx %6llu %+8lld %#10llx %-12s %-28s %-30s %s\n", rs->function,
 		       (unsigned long long)rs->func.vaddr, (unsigned long long)rs->func.size,
 		       (long long)(rs->site.vaddr - rs->func.vaddr),
 		       (unsigned long long)rs->file_offset, site_cost__name(rs->site.cost),
-		       rs->site.insn, what);
+		       rs->site.insn, reads, what);
 	}
 }
 
@@ -74,7 +121,7 @@ static void print_why(const struct binary *b)
 
 	printf("why:     ");
 	if (p->lang == PROFILE_LANG_GO)
-		printf("Go main module %s", p->go_module);
+		printf("Go main module %s", b->module);
 	else
 		printf("functions %s%s present", p->nsymbols ? p->symbols[0] : "",
 		       p->nsymbols > 1 ? ", ..." : "");

@@ -12,6 +12,7 @@
 
 static const char *const attach_error_names[] = {
     [ATTACH_ERR_UNSUPPORTED] = "unsupported_binary",
+    [ATTACH_ERR_VERSION] = "unsupported_version",
     [ATTACH_ERR_PROBE] = "probe_failed",
     [ATTACH_ERR_GONE] = "process_gone",
     [ATTACH_ERR_LIMIT] = "too_many_targets",
@@ -187,7 +188,9 @@ static void track(struct discovery *d, const struct proc_ident *id, const struct
 		return;
 	}
 	if (b->verdict != BINARY_READY) {
-		report_error(t, id, ATTACH_ERR_UNSUPPORTED, b->reason);
+		report_error(t, id,
+			     b->unsupported_version ? ATTACH_ERR_VERSION : ATTACH_ERR_UNSUPPORTED,
+			     b->reason);
 	} else if (attach__target(d->bpf, (uint16_t)slot, profile_index(d->catalog, b->profile),
 				  id->pid, id->exe_link, b, err, sizeof(err))) {
 		bool gone = !procfs_alive(d->procfs, id->pid, id->start_time);

@@ -18,7 +18,8 @@
 #include "discover/procfs.h"
 
 enum attach_error {
-	ATTACH_ERR_UNSUPPORTED, /* a store binary no profile fits */
+	ATTACH_ERR_UNSUPPORTED, /* a store version a profile is for, but a probe does not place */
+	ATTACH_ERR_VERSION,	/* a store, but no profile is for its version */
 	ATTACH_ERR_PROBE,	/* the kernel refused a uprobe */
 	ATTACH_ERR_GONE,	/* the process exited before it was attached */
 	ATTACH_ERR_LIMIT,	/* --max-targets reached */

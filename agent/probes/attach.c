@@ -15,7 +15,7 @@
 #include "kvscope.skel.h"
 
 /* Profiles whose site records are in the map at once; each takes nprobes ids. */
-#define MAX_PROFILES 64
+#define MAX_BINARIES 256
 
 /*
  * A set of uprobes on one binary: shared by every process that runs it
@@ -37,17 +37,18 @@ struct watch {
 	ino_t ino;
 };
 
-/* Site ids of one profile: probe i's record is at base + i, for every binary. */
-struct profile_sites {
-	const struct profile *profile;
+/* Site ids of one binary (dev/ino): resolved site i's record is at base + i. */
+struct binary_sites {
+	dev_t dev;
+	ino_t ino;
 	int base;
 };
 
 struct attach_ctx {
 	struct kvscope_bpf *skel;
 	int nsites; /* site ids handed out */
-	struct profile_sites profiles[MAX_PROFILES];
-	int nprofiles;
+	struct binary_sites binaries[MAX_BINARIES];
+	int nbinaries;
 	struct link_set *sets;
 	int nsets, sets_cap;
 	struct watch *watches;
@@ -147,7 +148,7 @@ int attach__links(const struct attach_ctx *ac)
 }
 
 void attach__site_record(const struct profile *p, const struct profile_probe *probe,
-			 struct kvs_site *out)
+			 const struct resolved_site *rs, struct kvs_site *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->role = probe->role;
@@ -155,43 +156,44 @@ void attach__site_record(const struct profile *p, const struct profile_probe *pr
 	if (probe->role == KVS_ROLE_REQUEST_START && probe->has_value)
 		out->label = (uint16_t)profile__other_method(p); /* unless the name is listed */
 	out->task_reg = p->lang == PROFILE_LANG_GO ? KVS_REG_R14 : KVS_REG_NONE;
-	out->has_value = probe->has_value;
-	out->value = probe->value;
-	out->nreads = (uint8_t)probe->nreads;
-	memcpy(out->reads, probe->reads, sizeof(out->reads));
+	out->has_value = rs->has_value;
+	out->value = rs->value;
+	out->nreads = (uint8_t)rs->nreads;
+	memcpy(out->reads, rs->reads, sizeof(out->reads));
 }
 
 /*
- * The site ids of `p`: its probes' records are written once, the first time
- * a binary of p is attached, and shared by every binary and process after
- * (a record says what a probe means, never where it is). So the table
- * holds one record per probe of each profile in use, however many
- * processes come and go.
+ * The site ids of b: its resolved sites' records are written once, the
+ * first time the file is attached, and shared by every process of it after
+ * (where a value is read depends on the build, so records are per file).
+ * The table holds one record per site of each distinct binary, however
+ * many processes come and go.
  */
-static int profile_base(struct attach_ctx *ac, const struct profile *p, char *err, size_t errlen)
+static int binary_base(struct attach_ctx *ac, const struct binary *b, char *err, size_t errlen)
 {
 	struct kvs_site rec;
 
-	for (int i = 0; i < ac->nprofiles; i++)
-		if (ac->profiles[i].profile == p)
-			return ac->profiles[i].base;
-	if (ac->nprofiles == MAX_PROFILES || ac->nsites + p->nprobes > KVS_MAX_SITES)
-		return errmsg(err, errlen, "probe site table full (%d profiles, %d sites)",
-			      ac->nprofiles, ac->nsites);
-	for (int i = 0; i < p->nprobes; i++) {
+	for (int i = 0; i < ac->nbinaries; i++)
+		if (ac->binaries[i].dev == b->dev && ac->binaries[i].ino == b->ino)
+			return ac->binaries[i].base;
+	if (ac->nbinaries == MAX_BINARIES || ac->nsites + b->res.nsites > KVS_MAX_SITES)
+		return errmsg(err, errlen, "probe site table full (%d binaries, %d sites)",
+			      ac->nbinaries, ac->nsites);
+	for (int i = 0; i < b->res.nsites; i++) {
+		const struct resolved_site *rs = &b->res.sites[i];
 		int id = ac->nsites + i;
 
-		attach__site_record(p, &p->probes[i], &rec);
+		attach__site_record(b->profile, &b->profile->probes[rs->probe], rs, &rec);
 		if (bpf_map_update_elem(bpf_map__fd(ac->skel->maps.sites), &id, &rec, BPF_ANY))
 			return errmsg(err, errlen, "cannot write site %d: %s", id, strerror(errno));
 	}
-	ac->profiles[ac->nprofiles++] = (struct profile_sites){p, ac->nsites};
-	ac->nsites += p->nprobes;
-	return ac->profiles[ac->nprofiles - 1].base;
+	ac->binaries[ac->nbinaries++] = (struct binary_sites){b->dev, b->ino, ac->nsites};
+	ac->nsites += b->res.nsites;
+	return ac->binaries[ac->nbinaries - 1].base;
 }
 
 /* One uprobe at one site: for `pid` only, or for every process of the file (pid -1). */
-static int attach_site(struct attach_ctx *ac, pid_t pid, const char *path, int base,
+static int attach_site(struct attach_ctx *ac, pid_t pid, const char *path, int id,
 		       const struct binary *b, const struct resolved_site *rs, struct link_set *ls,
 		       char *err, size_t errlen)
 {
@@ -199,13 +201,13 @@ static int attach_site(struct attach_ctx *ac, pid_t pid, const char *path, int b
 	const struct profile_probe *probe = &b->profile->probes[rs->probe];
 	struct bpf_link *link;
 
-	opts.bpf_cookie = (uint64_t)(base + rs->probe);
+	opts.bpf_cookie = (uint64_t)id;
 	opts.retprobe = probe->site == PROFILE_SITE_RETURN;
 	link = bpf_program__attach_uprobe_opts(ac->skel->progs.kvs_site_hit, pid, path,
 					       rs->file_offset, &opts);
 	if (!link)
 		return errmsg(err, errlen, "uprobe at 0x%llx (%s): %s",
-			      (unsigned long long)rs->site.vaddr, probe->function, strerror(errno));
+			      (unsigned long long)rs->site.vaddr, rs->function, strerror(errno));
 	ls->links[ls->count++] = link;
 	return 0;
 }
@@ -266,7 +268,7 @@ static struct link_set *attach_set(struct attach_ctx *ac, pid_t pid, const struc
 {
 	struct link_set *ls;
 	char path[64];
-	int base = profile_base(ac, b->profile, err, errlen);
+	int base = binary_base(ac, b, err, errlen);
 
 	if (base < 0)
 		return NULL;
@@ -288,7 +290,7 @@ static struct link_set *attach_set(struct attach_ctx *ac, pid_t pid, const struc
 		goto forget;
 	}
 	for (int i = 0; i < b->res.nsites; i++)
-		if (attach_site(ac, pid, path, base, b, &b->res.sites[i], ls, err, errlen))
+		if (attach_site(ac, pid, path, base + i, b, &b->res.sites[i], ls, err, errlen))
 			goto forget;
 	return ls;
 forget:

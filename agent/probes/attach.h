@@ -73,8 +73,8 @@ int attach__labels(struct attach_ctx *ac, uint16_t profile_id, const struct prof
 /* The same for every profile of a catalog, numbered by their place in it. */
 int attach__catalog_labels(struct attach_ctx *ac, const struct catalog *cat);
 
-/* The site record a probe becomes (exposed for tests). */
+/* The site record a probe becomes at one resolved site (exposed for tests). */
 void attach__site_record(const struct profile *p, const struct profile_probe *probe,
-			 struct kvs_site *out);
+			 const struct resolved_site *rs, struct kvs_site *out);
 
 #endif

@@ -30,8 +30,7 @@ static bool recognizes(const struct profile *p, const struct symtab *st)
 	struct func_sym fs;
 
 	if (p->lang == PROFILE_LANG_GO)
-		return bi->go_version[0] && p->go_module &&
-		       strcmp(bi->module_path, p->go_module) == 0;
+		return bi->go_version[0] && profile__go_module_matches(p, bi->module_path);
 	for (int i = 0; i < p->nsymbols; i++) {
 		if (symtab__find(st, p->symbols[i], &fs))
 			return false;
@@ -39,34 +38,99 @@ static bool recognizes(const struct profile *p, const struct symtab *st)
 	return p->nsymbols > 0;
 }
 
-static bool try_profile(struct binary *b, const struct profile *p, const struct symtab *st)
+/* The version a profile is for, from its name: etcd-3.5 -> 3.5; NULL when it has none. */
+static const char *profile_version(const struct profile *p)
+{
+	const char *dash = strrchr(p->name, '-');
+
+	return dash && dash[1] >= '0' && dash[1] <= '9' ? dash + 1 : NULL;
+}
+
+/*
+ * Of the profiles that recognise the store, the one for the closest version:
+ * the newest not above the binary's, else the oldest above it.
+ */
+static const struct profile *nearest_profile(const struct catalog *cat, const struct symtab *st,
+					     const char *version)
+{
+	const struct profile *below = NULL, *above = NULL, *any = NULL;
+
+	for (int i = 0; i < cat->count; i++) {
+		const struct profile *p = cat->profiles[i];
+		const char *pv = profile_version(p);
+
+		if (!recognizes(p, st))
+			continue;
+		any = any ? any : p;
+		if (!pv || !version[0])
+			continue;
+		if (strverscmp(pv, version) <= 0) {
+			if (!below || strverscmp(pv, profile_version(below)) > 0)
+				below = p;
+		} else if (!above || strverscmp(pv, profile_version(above)) < 0) {
+			above = p;
+		}
+	}
+	return below ? below : above ? above : any;
+}
+
+/*
+ * No profile is for this version: says which profile is nearest and what
+ * of it would fail on this build, the first thing a new profile must change.
+ */
+static void explain_version(struct binary *b, const struct catalog *cat, const struct symtab *st)
+{
+	const struct profile *p = nearest_profile(cat, st, b->version);
+	struct resolution res;
+	char err[256];
+
+	b->profile = p;
+	b->unsupported_version = true;
+	if (resolve__sites(p, st, b->version, &res, err, sizeof(err)) == 0) {
+		snprintf(err, sizeof(err), "every probe of it places on this build");
+		resolution__free(&res);
+	}
+	snprintf(b->reason, sizeof(b->reason),
+		 "%s %s: no profile for this version; nearest %s (version %s): %s: %s", p->store,
+		 b->version[0] ? b->version : "(unknown version)", p->name,
+		 p->version_regex ? p->version_regex : "any", p->name, err);
+}
+
+/* 1: ready; 0: not for this binary; -1: for this version, but a probe does not place. */
+static int try_profile(struct binary *b, const struct profile *p, const struct symtab *st,
+		       char *fail, size_t faillen)
 {
 	char why[256], err[256];
+	bool wrong_version;
 
 	if (!recognizes(p, st))
-		return false;
+		return 0;
 	if (b->verdict == BINARY_NOT_A_STORE) {
 		b->verdict = BINARY_UNSUPPORTED;
 		b->profile = p;
 	}
-	if (!resolve__matches(p, st, b->version, sizeof(b->version), why, sizeof(why))) {
-		snprintf(b->reason, sizeof(b->reason), "profile %s: %s", p->name, why);
-		return false;
+	if (!resolve__matches(p, st, b->version, sizeof(b->version), why, sizeof(why),
+			      &wrong_version)) {
+		if (wrong_version)
+			return 0;
+		snprintf(fail, faillen, "%s: %s", p->name, why);
+		return -1;
 	}
-	if (resolve__sites(p, st, &b->res, err, sizeof(err))) {
-		snprintf(b->reason, sizeof(b->reason), "profile %s: %s", p->name, err);
-		return false;
+	if (resolve__sites(p, st, b->version, &b->res, err, sizeof(err))) {
+		snprintf(fail, faillen, "%s: %s", p->name, err);
+		return -1;
 	}
 	b->verdict = BINARY_READY;
 	b->profile = p;
 	b->reason[0] = '\0';
-	return true;
+	return 1;
 }
 
 void binary__examine_fd(struct binary *b, const struct catalog *cat, int fd,
 			struct parse_budget *budget)
 {
 	struct parse_budget defaults;
+	bool placed_wrong = false;
 	struct symtab *st;
 	char err[256];
 
@@ -75,15 +139,22 @@ void binary__examine_fd(struct binary *b, const struct catalog *cat, int fd,
 		budget = &defaults;
 	}
 	b->verdict = BINARY_NOT_A_STORE;
+	b->unsupported_version = false;
 	if (symtab__open_fd(fd, budget, &st, err, sizeof(err))) {
 		b->verdict = budget->exceeded ? BINARY_REFUSED : BINARY_NOT_A_STORE;
 		snprintf(b->reason, sizeof(b->reason), "%s", err);
 		return;
 	}
 	snprintf(b->go_version, sizeof(b->go_version), "%s", symtab__info(st)->go_version);
-	for (int i = 0; i < cat->count && !budget->exceeded; i++) {
-		if (try_profile(b, cat->profiles[i], st))
-			break;
+	snprintf(b->module, sizeof(b->module), "%s", symtab__info(st)->module_path);
+	for (int i = 0; i < cat->count && b->verdict != BINARY_READY && !budget->exceeded; i++) {
+		char fail[300];
+
+		/* the first profile for this version that fails says why */
+		if (try_profile(b, cat->profiles[i], st, fail, sizeof(fail)) < 0 && !placed_wrong) {
+			placed_wrong = true;
+			snprintf(b->reason, sizeof(b->reason), "%s", fail);
+		}
 	}
 	if (budget->exceeded) {
 		/* a scan cut short may have missed what a full one finds */
@@ -95,6 +166,8 @@ void binary__examine_fd(struct binary *b, const struct catalog *cat, int fd,
 			 budget->max_seconds);
 	} else if (b->verdict == BINARY_NOT_A_STORE) {
 		snprintf(b->reason, sizeof(b->reason), "no profile recognizes it");
+	} else if (b->verdict == BINARY_UNSUPPORTED && !placed_wrong) {
+		explain_version(b, cat, st);
 	}
 	/* the symbol tables are large; only the resolved sites are kept */
 	symtab__close(st);

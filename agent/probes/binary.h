@@ -37,13 +37,15 @@ struct binary {
 	off_t size;
 	struct timespec mtime, ctime;
 	enum binary_verdict verdict;
-	const struct profile *profile; /* READY, or the profile that recognized it */
+	const struct profile *profile; /* READY; UNSUPPORTED: the nearest that recognized it */
 	char version[64];
 	char go_version[32];
-	char reason[512]; /* UNSUPPORTED, REFUSED: why, for the one log line */
-	bool caps_held;	  /* examined by a process that still held capabilities (tests) */
-	bool transient;	  /* REFUSED because the examining child failed: tried again later */
-	double retry_at;  /* transient: monotonic seconds after which it is examined again */
+	char module[256];	  /* Go main module, as the build info names it */
+	char reason[512];	  /* UNSUPPORTED, REFUSED: why, for the one log line */
+	bool unsupported_version; /* UNSUPPORTED because no profile is for this version */
+	bool caps_held;		  /* examined by a process that still held capabilities (tests) */
+	bool transient;	 /* REFUSED because the examining child failed: tried again later */
+	double retry_at; /* transient: monotonic seconds after which it is examined again */
 	struct resolution res;
 };
 

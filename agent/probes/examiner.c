@@ -36,6 +36,8 @@ struct result {
 	int32_t profile; /* index in the catalog, -1 for none */
 	int32_t nsites;
 	int32_t caps_held; /* the child's effective and permitted sets were not empty */
+	int32_t unsupported_version;
+	char module[256];
 	char version[64];
 	char go_version[32];
 	char reason[512];
@@ -141,6 +143,8 @@ static _Noreturn void child(const struct catalog *cat, int fd, int out)
 	r.profile = profile_index(cat, b.profile);
 	r.nsites = b.res.nsites;
 	r.caps_held = holds_capabilities();
+	r.unsupported_version = b.unsupported_version;
+	memcpy(r.module, b.module, sizeof(r.module));
 	memcpy(r.version, b.version, sizeof(r.version));
 	memcpy(r.go_version, b.go_version, sizeof(r.go_version));
 	memcpy(r.reason, b.reason, sizeof(r.reason));
@@ -227,6 +231,9 @@ static int receive(struct binary *b, const struct catalog *cat, int in, double d
 	b->verdict = (enum binary_verdict)r.verdict;
 	b->profile = p;
 	b->caps_held = r.caps_held != 0;
+	b->unsupported_version = r.unsupported_version != 0;
+	r.module[sizeof(r.module) - 1] = '\0';
+	memcpy(b->module, r.module, sizeof(b->module));
 	r.version[sizeof(r.version) - 1] = r.go_version[sizeof(r.go_version) - 1] = '\0';
 	r.reason[sizeof(r.reason) - 1] = '\0';
 	memcpy(b->version, r.version, sizeof(b->version));

@@ -29,7 +29,7 @@ static bool match_go(const struct profile *p, const struct binary_info *bi, char
 		snprintf(why, whylen, "not a Go binary");
 		return false;
 	}
-	if (!p->go_module || strcmp(bi->module_path, p->go_module) != 0) {
+	if (!profile__go_module_matches(p, bi->module_path)) {
 		snprintf(why, whylen, "main module %s is not %s",
 			 bi->module_path[0] ? bi->module_path : "(none)",
 			 p->go_module ? p->go_module : "(none)");
@@ -59,10 +59,11 @@ static bool match_version(const struct profile *p, const struct symtab *st, char
 }
 
 bool resolve__matches(const struct profile *p, const struct symtab *st, char *version,
-		      size_t versionlen, char *why, size_t whylen)
+		      size_t versionlen, char *why, size_t whylen, bool *wrong_version)
 {
 	struct func_sym fs;
 
+	*wrong_version = false;
 	if (p->lang == PROFILE_LANG_GO && !match_go(p, symtab__info(st), why, whylen))
 		return false;
 	for (int i = 0; i < p->nsymbols; i++) {
@@ -71,27 +72,16 @@ bool resolve__matches(const struct profile *p, const struct symtab *st, char *ve
 			return false;
 		}
 	}
-	return match_version(p, st, version, versionlen, why, whylen);
+	*wrong_version = !match_version(p, st, version, versionlen, why, whylen);
+	return !*wrong_version;
 }
 
-static uint32_t read_regs(const struct kvs_read *rd)
+int resolve__find(const struct symtab *st, char *const *names, int n, struct func_sym *out)
 {
-	return rd->reg < KVS_REG_COUNT ? 1u << rd->reg : 0;
-}
-
-uint32_t resolve__live_regs(const struct profile *p, const struct profile_probe *probe)
-{
-	uint32_t live = 0;
-
-	if (probe->has_value)
-		live |= read_regs(&probe->value);
-	for (int i = 0; i < probe->nreads; i++)
-		live |= read_regs(&probe->reads[i]);
-	/* Go keys requests by the goroutine pointer, kept in R14 */
-	if (p->lang == PROFILE_LANG_GO &&
-	    (probe->role == KVS_ROLE_REQUEST_START || probe->role == KVS_ROLE_REQUEST_END))
-		live |= 1u << KVS_REG_R14;
-	return live;
+	for (int i = 0; i < n; i++)
+		if (symtab__find(st, names[i], out) == 0)
+			return i;
+	return -1;
 }
 
 static int load_code(const struct symtab *st, const struct func_sym *fs, uint8_t **code,
@@ -111,108 +101,301 @@ static int load_code(const struct symtab *st, const struct func_sym *fs, uint8_t
 	return 0;
 }
 
-/* Fills sites[] for one probe; returns the number found or -1 with err set. */
-static int probe_sites(const struct profile *p, const struct profile_probe *probe,
-		       const struct symtab *st, const struct func_sym *fs, const uint8_t *code,
-		       size_t len, struct probe_site *sites, char *err, size_t errlen)
-{
-	uint32_t live = resolve__live_regs(p, probe);
-	struct func_sym callee;
-	int n = 0;
+/* What placing one probe in one function works with. */
+struct placing {
+	const struct profile *p;
+	const struct profile_probe *probe;
+	const struct symtab *st;
+	const char *version;
+	const char *function; /* the spelling found */
+	struct func_sym fs;
+	uint8_t *code;
+	size_t len;
+	char *err;
+	size_t errlen;
+};
 
-	switch (probe->site) {
-	case PROFILE_SITE_ENTRY:
-		n = sites__entry(code, len, fs->vaddr, live, &sites[0]) ? 0 : 1;
-		break;
-	case PROFILE_SITE_RET:
-		n = sites__rets(code, len, fs->vaddr, sites, MAX_SITES_PER_PROBE);
-		break;
-	case PROFILE_SITE_CALL_RETURN:
-		if (symtab__find(st, probe->callee, &callee)) {
-			snprintf(err, errlen, "no function %s", probe->callee);
+static const struct profile_read *probe_read(const struct profile_probe *probe, int i)
+{
+	return i < 0 ? (probe->has_value ? &probe->value : NULL) : &probe->reads[i];
+}
+
+/*
+ * Per read of a probe (the value first, then the gauge reads): where a
+ * result is, and where an argument's spill slot is, at one site.
+ */
+struct site_places {
+	const struct value_loc *locs[1 + KVS_MAX_READS];
+	int32_t sp_args[1 + KVS_MAX_READS]; /* -1: none */
+};
+
+static void places_init(struct site_places *sp)
+{
+	for (int i = 0; i < 1 + KVS_MAX_READS; i++) {
+		sp->locs[i] = NULL;
+		sp->sp_args[i] = -1;
+	}
+}
+
+/* Fills the site's concrete reads. */
+static int site_reads(const struct placing *pl, const struct site_places *sp,
+		      struct resolved_site *rs)
+{
+	const struct profile_probe *probe = pl->probe;
+
+	rs->has_value = probe->has_value;
+	rs->nreads = probe->nreads;
+	for (int i = -1; i < probe->nreads; i++) {
+		const struct profile_read *r = probe_read(probe, i);
+		struct kvs_read *out = i < 0 ? &rs->value : &rs->reads[i];
+		char why[160];
+
+		if (r && resolve__read(pl->p, r, pl->version, sp->locs[i + 1], sp->sp_args[i + 1],
+				       out, why, sizeof(why))) {
+			snprintf(pl->err, pl->errlen, "%s: %s (profile line %d)", pl->function, why,
+				 r->line);
 			return -1;
 		}
-		n = sites__call_returns(code, len, fs->vaddr, callee.vaddr, live, sites,
-					MAX_SITES_PER_PROBE);
+	}
+	return 0;
+}
+
+static bool per_request(const struct profile_probe *probe)
+{
+	return probe->role == KVS_ROLE_REQUEST_START || probe->role == KVS_ROLE_REQUEST_END ||
+	       probe->role == KVS_ROLE_REQUEST_ERROR;
+}
+
+static int add_site(struct resolution *r, int probe, const struct placing *pl,
+		    const struct probe_site *site, const struct site_places *sp)
+{
+	struct resolved_site *grown, *rs;
+
+	/* a single-step costs every request ~20 us: refuse rather than slow the store */
+	if (per_request(pl->probe) && site->cost == SITE_COST_SINGLESTEP) {
+		snprintf(pl->err, pl->errlen,
+			 "%s: no cheap site for a per-request probe (best: %s at +0x%llx, "
+			 "single-stepped)",
+			 pl->function, site->insn,
+			 (unsigned long long)(site->vaddr - pl->fs.vaddr));
+		return -1;
+	}
+	grown = realloc(r->sites, sizeof(*grown) * (size_t)(r->nsites + 1));
+	if (!grown) {
+		snprintf(pl->err, pl->errlen, "out of memory");
+		return -1;
+	}
+	r->sites = grown;
+	rs = &r->sites[r->nsites];
+	memset(rs, 0, sizeof(*rs));
+	rs->probe = probe;
+	rs->function = pl->function;
+	rs->func = pl->fs;
+	rs->site = *site;
+	rs->file_offset = pl->fs.file_offset + (site->vaddr - pl->fs.vaddr);
+	if (site_reads(pl, sp, rs))
+		return -1;
+	r->nsites++;
+	return 0;
+}
+
+/* Entry, each ret, or the uretprobe: registers hold what the ABI says. */
+static int plain_sites(const struct placing *pl, struct resolution *out, int idx)
+{
+	struct probe_site sites[MAX_SITES_PER_PROBE];
+	struct site_places sp;
+	int n = 0;
+
+	places_init(&sp);
+	switch (pl->probe->site) {
+	case PROFILE_SITE_ENTRY:
+		n = sites__entry(pl->code, pl->len, pl->fs.vaddr,
+				 resolve__live_regs(pl->p, pl->probe), &sites[0])
+			? 0
+			: 1;
+		break;
+	case PROFILE_SITE_RET:
+		n = sites__rets(pl->code, pl->len, pl->fs.vaddr, sites, MAX_SITES_PER_PROBE);
 		break;
 	case PROFILE_SITE_RETURN:
 		/* a uretprobe: the kernel hooks the entry and the return address */
-		sites[0].vaddr = fs->vaddr;
-		sites[0].cost = sites__classify(code, len);
+		sites[0].vaddr = pl->fs.vaddr;
+		sites[0].cost = sites__classify(pl->code, pl->len);
 		snprintf(sites[0].insn, sizeof(sites[0].insn), "return");
 		n = 1;
 		break;
-	case PROFILE_SITE_OFFSET:
-		if (probe->offset >= len)
-			break;
-		sites[0].vaddr = fs->vaddr + probe->offset;
-		sites[0].cost = sites__classify(code + probe->offset, len - probe->offset);
-		snprintf(sites[0].insn, sizeof(sites[0].insn), "+0x%llx",
-			 (unsigned long long)probe->offset);
-		n = 1;
+	default:
 		break;
 	}
 	if (n <= 0 || n > MAX_SITES_PER_PROBE) {
-		snprintf(err, errlen, "%s: no usable probe site (%d found)", probe->function, n);
+		snprintf(pl->err, pl->errlen, "%s: no usable probe site (%d found)", pl->function,
+			 n);
 		return -1;
 	}
-	return n;
+	for (int i = 0; i < n; i++)
+		if (add_site(out, idx, pl, &sites[i], &sp))
+			return -1;
+	return 0;
 }
 
-static int add_sites(struct resolution *r, int probe, const struct func_sym *fs,
-		     const struct probe_site *sites, int n)
+/*
+ * Go spills a register argument that must outlive a call to its slot in
+ * the caller's frame, 8 + 8 * N above SP at the entry. The function must
+ * store the argument's register there for the slot to be worth reading.
+ */
+static int arg_spill(const struct placing *pl, int index, int32_t *entry_rel)
 {
-	struct resolved_site *grown = realloc(r->sites, sizeof(*grown) * (size_t)(r->nsites + n));
+	struct stack_store stores[32];
+	int reg = resolve__arg_reg(pl->p->lang, index);
+	int32_t want = 8 + 8 * index;
+	int n;
 
-	if (!grown)
-		return -ENOMEM;
-	r->sites = grown;
-	for (int i = 0; i < n; i++) {
-		struct resolved_site *rs = &r->sites[r->nsites++];
-
-		rs->probe = probe;
-		rs->func = *fs;
-		rs->site = sites[i];
-		rs->file_offset = fs->file_offset + (sites[i].vaddr - fs->vaddr);
+	if (pl->p->lang != PROFILE_LANG_GO || reg < 0) {
+		snprintf(pl->err, pl->errlen,
+			 "%s: argument %d after a call: only a Go argument's spill slot is known",
+			 pl->function, index);
+		return -1;
 	}
+	n = sites__stack_stores(pl->code, pl->len, pl->fs.vaddr, reg, stores, 32);
+	for (int k = 0; k < n && k < 32; k++) {
+		int64_t delta;
+
+		if (symtab__sp_delta(pl->st, stores[k].vaddr, &delta) == 0 &&
+		    stores[k].disp - delta == want) {
+			*entry_rel = want;
+			return 0;
+		}
+	}
+	snprintf(pl->err, pl->errlen,
+		 "%s: argument %d is never stored to its spill slot; read it at the entry",
+		 pl->function, index);
+	return -1;
+}
+
+/* What a call_return probe follows out of the call, and which arguments it reads. */
+struct call_plan {
+	int regs[SITES_MAX_VALUES]; /* result registers to follow */
+	int nregs;
+	int value_of[1 + KVS_MAX_READS];     /* index into regs, or -1 */
+	int32_t arg_slot[1 + KVS_MAX_READS]; /* spill slot from the entry SP, or -1 */
+};
+
+static int plan_call(const struct placing *pl, struct call_plan *plan)
+{
+	memset(plan, 0, sizeof(*plan));
+	for (int i = -1; i < pl->probe->nreads; i++) {
+		const struct profile_read *r = probe_read(pl->probe, i);
+		int reg, k;
+
+		plan->value_of[i + 1] = -1;
+		plan->arg_slot[i + 1] = -1;
+		if (!r)
+			continue;
+		if (r->from == PROFILE_FROM_ARG) {
+			if (arg_spill(pl, r->index, &plan->arg_slot[i + 1]))
+				return -1;
+			continue;
+		}
+		reg = resolve__result_reg(pl->p->lang, r->index);
+		if (reg < 0) {
+			snprintf(pl->err, pl->errlen, "%s: result %d is not in a register",
+				 pl->function, r->index);
+			return -1;
+		}
+		for (k = 0; k < plan->nregs && plan->regs[k] != reg; k++)
+			;
+		if (k == plan->nregs)
+			plan->regs[plan->nregs++] = reg;
+		plan->value_of[i + 1] = k;
+	}
+	return 0;
+}
+
+static int add_call_site(const struct placing *pl, const struct call_plan *plan,
+			 const struct call_site *cs, struct resolution *out, int idx)
+{
+	struct site_places sp;
+	int64_t delta = 0;
+
+	places_init(&sp);
+	for (int i = 0; i < 1 + KVS_MAX_READS; i++) {
+		if (plan->value_of[i] >= 0)
+			sp.locs[i] = &cs->values[plan->value_of[i]];
+		if (plan->arg_slot[i] < 0)
+			continue;
+		if (symtab__sp_delta(pl->st, cs->site.vaddr, &delta)) {
+			snprintf(pl->err, pl->errlen, "%s: no frame size at 0x%llx", pl->function,
+				 (unsigned long long)cs->site.vaddr);
+			return -1;
+		}
+		sp.sp_args[i] = plan->arg_slot[i] + (int32_t)delta;
+	}
+	return add_site(out, idx, pl, &cs->site, &sp);
+}
+
+/* After each call to the callee, where its results (and spilled arguments) are. */
+static int call_return_sites(const struct placing *pl, struct resolution *out, int idx)
+{
+	const struct profile_probe *probe = pl->probe;
+	struct call_site sites[MAX_SITES_PER_PROBE];
+	struct call_plan plan;
+	struct func_sym callee;
+	uint32_t keep = 0;
+	int n;
+
+	if (resolve__find(pl->st, probe->callees, probe->ncallees, &callee) < 0) {
+		snprintf(pl->err, pl->errlen, "function %s%s not found", probe->callees[0],
+			 probe->ncallees > 1 ? " (nor its other spellings)" : "");
+		return -1;
+	}
+	if (plan_call(pl, &plan))
+		return -1;
+	if (pl->p->lang == PROFILE_LANG_GO && per_request(probe))
+		keep = 1u << KVS_REG_R14;
+	n = sites__call_values(pl->code, pl->len, pl->fs.vaddr, callee.vaddr, plan.regs, plan.nregs,
+			       keep, sites, MAX_SITES_PER_PROBE);
+	if (n <= 0 || n > MAX_SITES_PER_PROBE) {
+		snprintf(pl->err, pl->errlen, "%s: %d usable sites after calls to %s", pl->function,
+			 n, probe->callees[0]);
+		return -1;
+	}
+	for (int i = 0; i < n; i++)
+		if (add_call_site(pl, &plan, &sites[i], out, idx))
+			return -1;
 	return 0;
 }
 
 static int resolve_probe(const struct profile *p, int idx, const struct symtab *st,
-			 struct resolution *out, char *err, size_t errlen)
+			 const char *version, struct resolution *out, char *err, size_t errlen)
 {
 	const struct profile_probe *probe = &p->probes[idx];
-	struct probe_site sites[MAX_SITES_PER_PROBE];
-	struct func_sym fs;
-	uint8_t *code;
-	size_t len;
-	int n;
+	struct placing pl = {
+	    .p = p, .probe = probe, .st = st, .version = version, .err = err, .errlen = errlen};
+	int found = resolve__find(st, probe->functions, probe->nfunctions, &pl.fs);
+	int rc;
 
-	if (symtab__find(st, probe->function, &fs)) {
-		snprintf(err, errlen, "no function %s", probe->function);
+	if (found < 0) {
+		snprintf(err, errlen, "function %s%s not found", probe->function,
+			 probe->nfunctions > 1 ? " (nor its other spellings)" : "");
 		return -1;
 	}
-	if (load_code(st, &fs, &code, &len)) {
-		snprintf(err, errlen, "%s: cannot read its code", probe->function);
+	pl.function = probe->functions[found];
+	if (load_code(st, &pl.fs, &pl.code, &pl.len)) {
+		snprintf(err, errlen, "%s: cannot read its code", pl.function);
 		return -1;
 	}
-	n = probe_sites(p, probe, st, &fs, code, len, sites, err, errlen);
-	free(code);
-	if (n < 0)
-		return -1;
-	if (add_sites(out, idx, &fs, sites, n)) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	return 0;
+	rc = probe->site == PROFILE_SITE_CALL_RETURN ? call_return_sites(&pl, out, idx)
+						     : plain_sites(&pl, out, idx);
+	free(pl.code);
+	return rc;
 }
 
-int resolve__sites(const struct profile *p, const struct symtab *st, struct resolution *out,
-		   char *err, size_t errlen)
+int resolve__sites(const struct profile *p, const struct symtab *st, const char *version,
+		   struct resolution *out, char *err, size_t errlen)
 {
 	memset(out, 0, sizeof(*out));
 	for (int i = 0; i < p->nprobes; i++) {
-		if (resolve_probe(p, i, st, out, err, errlen)) {
+		if (resolve_probe(p, i, st, version, out, err, errlen)) {
 			resolution__free(out);
 			return -1;
 		}

@@ -324,3 +324,29 @@ int profile_doc__strings(struct profile_doc *d, const yaml_node_t *n, const char
 	}
 	return 0;
 }
+
+int profile_doc__names(struct profile_doc *d, const yaml_node_t *n, const char *what, char **out,
+		       int *count)
+{
+	int len;
+
+	*count = 0;
+	if (n->type == YAML_SCALAR_NODE) {
+		if (profile_doc__strdup(d, n, what, &out[0]))
+			return -1;
+		*count = 1;
+		return 0;
+	}
+	if (profile_doc__expect(d, n, YAML_SEQUENCE_NODE, what))
+		return -1;
+	len = profile_doc__seq_len(n);
+	if (len < 1 || len > PROFILE_MAX_NAMES)
+		return profile_doc__error(d, n, "%s: 1 to %d alternative names, found %d", what,
+					  PROFILE_MAX_NAMES, len);
+	for (int i = 0; i < len; i++) {
+		if (profile_doc__strdup(d, profile_doc__seq_item(d, n, i), what, &out[i]))
+			return -1;
+		*count = i + 1;
+	}
+	return 0;
+}

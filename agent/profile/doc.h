@@ -21,7 +21,8 @@ struct profile_doc {
 	const char *source;
 	char *err;
 	size_t errlen;
-	char where[32]; /* "probe 3: " while inside a probe, else "" */
+	char where[32];		       /* "probe 3: " while inside a probe, else "" */
+	const struct profile *profile; /* what is parsed so far: the structs reads refer to */
 };
 
 /* Writes "SOURCE:LINE: <where><reason>" (line of `at`, 1 when NULL); returns -1. */
@@ -75,5 +76,16 @@ int profile_doc__strings(struct profile_doc *d, const yaml_node_t *n, const char
  */
 int profile_probe__parse(struct profile_doc *d, const struct profile *p, const yaml_node_t *n,
 			 int index, struct profile_probe *pr);
+
+/* The `structs` section into p->structs; field references are checked. */
+int profile_structs__parse(struct profile_doc *d, const yaml_node_t *root, struct profile *p);
+void profile_structs__free(struct profile *p);
+
+/*
+ * A name or a list of 1 to PROFILE_MAX_NAMES alternative names (spellings of
+ * one function or module) into out[]; *count counts the copies made.
+ */
+int profile_doc__names(struct profile_doc *d, const yaml_node_t *n, const char *what, char **out,
+		       int *count);
 
 #endif

@@ -83,6 +83,14 @@ static int find_label(char **labels, int n, const char *name)
 	return -1;
 }
 
+bool profile__go_module_matches(const struct profile *p, const char *module)
+{
+	for (int i = 0; p && module && i < p->ngo_modules; i++)
+		if (strcmp(p->go_modules[i], module) == 0)
+			return true;
+	return false;
+}
+
 int profile__other_method(const struct profile *p)
 {
 	return profile__method(p, "other");

@@ -25,53 +25,39 @@ static const struct role_needs role_needs[KVS_ROLE_COUNT] = {
 
 static const char *const probe_keys[] = {"function",  "role",  "site",	"method",
 					 "operation", "value", "reads", NULL};
-static const char *const value_keys[] = {"reg", "deref", "size", "string", NULL};
-static const char *const gauge_read_keys[] = {"gauge", "reg", "deref", "size", NULL};
-static const char *const site_keys[] = {"call_return", "offset", NULL};
+static const char *const value_keys[] = {"arg", "result", "path", "size", "string", NULL};
+static const char *const gauge_read_keys[] = {"gauge", "arg", "result", "path", "size", NULL};
+static const char *const site_keys[] = {"call_return", NULL};
 
-static int parse_reg(struct profile_doc *d, const yaml_node_t *n, const char *what,
-		     struct kvs_read *r)
+/* arg: N or result: N, a word of the function's arguments or results. */
+static int parse_word(struct profile_doc *d, const yaml_node_t *n, const char *what,
+		      struct profile_read *r)
 {
-	const char *name;
-	char q[80];
-	int reg;
+	int64_t index;
 
-	if (profile_doc__string(d, n, what, &name))
+	if (profile_doc__int(d, n, what, 0, 8, &index))
 		return -1;
-	reg = profile_reg_from_name(name);
-	if (reg < 0)
-		return profile_doc__error(d, n,
-					  "%s: unknown register %s (expected rax..rsp, r8..r15)",
-					  what, profile_doc__quote(name, q, sizeof(q)));
-	r->reg = (__u8)reg;
+	r->index = (int)index;
 	return 0;
 }
 
-static int parse_deref(struct profile_doc *d, const yaml_node_t *n, const char *what,
-		       struct kvs_read *r)
+static int parse_path(struct profile_doc *d, const yaml_node_t *n, const char *what,
+		      struct profile_read *r)
 {
-	int len;
+	int32_t deref[KVS_MAX_DEREF];
+	char why[160];
 
-	if (profile_doc__expect(d, n, YAML_SEQUENCE_NODE, what))
+	if (profile_doc__strdup(d, n, what, &r->path))
 		return -1;
-	len = profile_doc__seq_len(n);
-	if (len > KVS_MAX_DEREF)
-		return profile_doc__error(d, n, "%s: at most %d pointer hops, found %d", what,
-					  KVS_MAX_DEREF, len);
-	for (int i = 0; i < len; i++) {
-		int64_t off;
-
-		if (profile_doc__int(d, profile_doc__seq_item(d, n, i), what, INT32_MIN, INT32_MAX,
-				     &off))
-			return -1;
-		r->deref[i] = (__s32)off;
-	}
-	r->nderef = (__u8)len;
+	/* checked against the structs now; offsets are chosen per binary version */
+	if (profile__path_derefs(d->profile, r->path, NULL, deref, KVS_MAX_DEREF - 1, why,
+				 sizeof(why)) < 0)
+		return profile_doc__error(d, n, "%s: %s", what, why);
 	return 0;
 }
 
 static int parse_size(struct profile_doc *d, const yaml_node_t *n, const char *what,
-		      struct kvs_read *r)
+		      struct profile_read *r)
 {
 	int64_t size;
 
@@ -85,7 +71,7 @@ static int parse_size(struct profile_doc *d, const yaml_node_t *n, const char *w
 }
 
 static int parse_gauge(struct profile_doc *d, const yaml_node_t *n, const char *what,
-		       struct kvs_read *r)
+		       struct profile_read *r)
 {
 	const char *name;
 	char q[80];
@@ -104,7 +90,7 @@ static int parse_gauge(struct profile_doc *d, const yaml_node_t *n, const char *
 
 /* How a string value is hashed: see KVS_READ_* in include/kvscope.h. */
 static int parse_string_kind(struct profile_doc *d, const yaml_node_t *n, const char *what,
-			     struct kvs_read *r)
+			     struct profile_read *r)
 {
 	static const struct {
 		const char *name;
@@ -132,11 +118,11 @@ static int parse_string_kind(struct profile_doc *d, const yaml_node_t *n, const 
 }
 
 typedef int (*read_field_fn)(struct profile_doc *d, const yaml_node_t *n, const char *what,
-			     struct kvs_read *r);
+			     struct profile_read *r);
 
 /* Parses `key` of read `n` when present; `required` makes it mandatory. */
 static int read_field(struct profile_doc *d, const yaml_node_t *n, const char *what,
-		      const char *key, bool required, read_field_fn parse, struct kvs_read *r)
+		      const char *key, bool required, read_field_fn parse, struct profile_read *r)
 {
 	yaml_node_t *v = profile_doc__get(d, n, key);
 	char sub[48];
@@ -147,15 +133,39 @@ static int read_field(struct profile_doc *d, const yaml_node_t *n, const char *w
 	return v ? parse(d, v, sub, r) : 0;
 }
 
+/* Where a value starts: exactly one of arg and result, and the site must have it. */
+static int parse_start(struct profile_doc *d, const yaml_node_t *n, const char *what,
+		       const struct profile_probe *pr, struct profile_read *r)
+{
+	yaml_node_t *arg = profile_doc__get(d, n, "arg");
+	yaml_node_t *result = profile_doc__get(d, n, "result");
+
+	if (!arg == !result)
+		return profile_doc__error(d, n, "%s: give exactly one of arg, result", what);
+	if (result && pr->site == PROFILE_SITE_ENTRY)
+		return profile_doc__error(d, result,
+					  "%s: result needs site {call_return: FUNCTION} or "
+					  "return: at the entry nothing has returned yet",
+					  what);
+	if (arg && (pr->site == PROFILE_SITE_RETURN || pr->site == PROFILE_SITE_RET))
+		return profile_doc__error(d, arg,
+					  "%s: arg is not kept until the function returns; "
+					  "read it at the entry",
+					  what);
+	r->from = arg ? PROFILE_FROM_ARG : PROFILE_FROM_RESULT;
+	r->line = (int)n->start_mark.line + 1;
+	return read_field(d, n, what, arg ? "arg" : "result", true, parse_word, r);
+}
+
 static int parse_read(struct profile_doc *d, const yaml_node_t *n, const char *what, bool gauge,
-		      struct kvs_read *r)
+		      const struct profile_probe *pr, struct profile_read *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->size = 8;
 	if (profile_doc__map(d, n, what, gauge ? gauge_read_keys : value_keys))
 		return -1;
-	if (read_field(d, n, what, "reg", true, parse_reg, r) ||
-	    read_field(d, n, what, "deref", false, parse_deref, r) ||
+	if (parse_start(d, n, what, pr, r) ||
+	    read_field(d, n, what, "path", false, parse_path, r) ||
 	    read_field(d, n, what, "size", false, parse_size, r) ||
 	    (!gauge && read_field(d, n, what, "string", false, parse_string_kind, r)))
 		return -1;
@@ -176,9 +186,9 @@ static int parse_reads(struct profile_doc *d, const yaml_node_t *n, struct profi
 		char what[24];
 
 		snprintf(what, sizeof(what), "reads[%d]", i + 1);
-		if (parse_read(d, profile_doc__seq_item(d, n, i), what, true, &pr->reads[i]))
-			return -1;
 		pr->nreads = i + 1;
+		if (parse_read(d, profile_doc__seq_item(d, n, i), what, true, pr, &pr->reads[i]))
+			return -1;
 	}
 	return 0;
 }
@@ -195,8 +205,8 @@ static int parse_site_scalar(struct profile_doc *d, const struct profile *p, con
 	}
 	if (strcmp(s, "ret") != 0 && strcmp(s, "return") != 0)
 		return profile_doc__error(d, n,
-					  "site: unknown site %s (expected entry, ret, return, "
-					  "{call_return: FUNCTION} or {offset: N})",
+					  "site: unknown site %s (expected entry, ret, return or "
+					  "{call_return: FUNCTION})",
 					  profile_doc__quote(s, q, sizeof(q)));
 	if (p->lang == PROFILE_LANG_GO)
 		return profile_doc__error(d, n,
@@ -210,24 +220,15 @@ static int parse_site_scalar(struct profile_doc *d, const struct profile *p, con
 
 static int parse_site_map(struct profile_doc *d, const yaml_node_t *n, struct profile_probe *pr)
 {
-	yaml_node_t *callee, *offset;
-	int64_t off;
+	yaml_node_t *callee;
 
 	if (profile_doc__map(d, n, "site", site_keys))
 		return -1;
 	callee = profile_doc__get(d, n, "call_return");
-	offset = profile_doc__get(d, n, "offset");
-	if (!callee == !offset)
-		return profile_doc__error(d, n, "site: give exactly one of call_return, offset");
-	if (callee) {
-		pr->site = PROFILE_SITE_CALL_RETURN;
-		return profile_doc__strdup(d, callee, "site.call_return", &pr->callee);
-	}
-	if (profile_doc__int(d, offset, "site.offset", 0, UINT32_MAX, &off))
-		return -1;
-	pr->site = PROFILE_SITE_OFFSET;
-	pr->offset = (uint64_t)off;
-	return 0;
+	if (!callee)
+		return profile_doc__error(d, n, "site: give call_return");
+	pr->site = PROFILE_SITE_CALL_RETURN;
+	return profile_doc__names(d, callee, "site.call_return", pr->callees, &pr->ncallees);
 }
 
 static int parse_site(struct profile_doc *d, const struct profile *p, const yaml_node_t *n,
@@ -320,9 +321,9 @@ static int parse_meaning(struct profile_doc *d, const struct profile *p, const y
 	if (operation && parse_label(d, p, operation, "operation", pr))
 		return -1;
 	if (value) {
-		if (parse_read(d, value, "value", false, &pr->value))
-			return -1;
 		pr->has_value = true;
+		if (parse_read(d, value, "value", false, pr, &pr->value))
+			return -1;
 	}
 	if (pr->role == KVS_ROLE_REQUEST_START && !method == !value)
 		return profile_doc__error(d, n,
@@ -352,8 +353,10 @@ int profile_probe__parse(struct profile_doc *d, const struct profile *p, const y
 	function = profile_doc__get(d, n, "function");
 	if (!function || !profile_doc__get(d, n, "role"))
 		return profile_doc__error(d, n, "%s is required", function ? "role" : "function");
-	if (profile_doc__strdup(d, function, "function", &pr->function) ||
-	    parse_role(d, profile_doc__get(d, n, "role"), pr) ||
+	if (profile_doc__names(d, function, "function", pr->functions, &pr->nfunctions))
+		return -1;
+	pr->function = pr->functions[0];
+	if (parse_role(d, profile_doc__get(d, n, "role"), pr) ||
 	    parse_site(d, p, profile_doc__get(d, n, "site"), pr))
 		return -1;
 	return parse_meaning(d, p, n, pr);

@@ -21,7 +21,7 @@
 
 static const char *const root_keys[] = {
     "format",	  "name",   "store", "language", "match",  "version",	   "target_name", "methods",
-    "operations", "status", "raft",  "files",	 "probes", "storage_size", NULL};
+    "operations", "status", "raft",  "files",	 "probes", "storage_size", "structs",	  NULL};
 static const char *const match_keys[] = {"go_module", "version_regex", "symbols", NULL};
 static const char *const version_keys[] = {"go_string", "c_string", NULL};
 static const char *const target_name_keys[] = {"flag", "env", NULL};
@@ -120,9 +120,11 @@ static int parse_match(struct profile_doc *d, const yaml_node_t *root, struct pr
 	module = profile_doc__get(d, n, "go_module");
 	regex = profile_doc__get(d, n, "version_regex");
 	symbols = profile_doc__get(d, n, "symbols");
-	if (module && (go_only(d, p, module, "match.go_module") ||
-		       profile_doc__strdup(d, module, "match.go_module", &p->go_module)))
+	if (module &&
+	    (go_only(d, p, module, "match.go_module") ||
+	     profile_doc__names(d, module, "match.go_module", p->go_modules, &p->ngo_modules)))
 		return -1;
+	p->go_module = p->ngo_modules ? p->go_modules[0] : NULL;
 	if (regex && profile_doc__regex(d, regex, "match.version_regex", &p->version_regex))
 		return -1;
 	if (symbols && profile_doc__strings(d, symbols, "match.symbols", false, PROFILE_MAX_SYMBOLS,
@@ -418,12 +420,14 @@ static int parse_probes(struct profile_doc *d, const yaml_node_t *root, struct p
 
 static int parse_root(struct profile_doc *d, const yaml_node_t *root, struct profile *p)
 {
+	d->profile = p;
 	if (profile_doc__expect(d, root, YAML_MAPPING_NODE, "profile") || parse_format(d, root) ||
 	    profile_doc__map(d, root, "profile", root_keys))
 		return -1;
 	if (parse_identity(d, root, p) || parse_match(d, root, p) || parse_version(d, root, p) ||
 	    parse_target_name(d, root, p) || parse_labels(d, root, p) || parse_status(d, root, p) ||
-	    parse_raft(d, root, p) || parse_files(d, root, p) || parse_storage_size(d, root, p))
+	    parse_raft(d, root, p) || parse_files(d, root, p) || parse_storage_size(d, root, p) ||
+	    profile_structs__parse(d, root, p))
 		return -1;
 	return parse_probes(d, root, p);
 }
@@ -623,7 +627,8 @@ void profile__free(struct profile *p)
 	free(p->source);
 	free(p->name);
 	free(p->store);
-	free(p->go_module);
+	for (int i = 0; i < p->ngo_modules; i++)
+		free(p->go_modules[i]);
 	free(p->version_regex);
 	free_strings(p->symbols, p->nsymbols);
 	free(p->version_go_string);
@@ -643,8 +648,16 @@ void profile__free(struct profile *p)
 		free(p->files[i].class);
 	}
 	for (int i = 0; i < p->nprobes; i++) {
-		free(p->probes[i].function);
-		free(p->probes[i].callee);
+		struct profile_probe *pr = &p->probes[i];
+
+		for (int k = 0; k < pr->nfunctions; k++)
+			free(pr->functions[k]);
+		for (int k = 0; k < pr->ncallees; k++)
+			free(pr->callees[k]);
+		free(pr->value.path);
+		for (int k = 0; k < pr->nreads; k++)
+			free(pr->reads[k].path);
 	}
+	profile_structs__free(p);
 	free(p);
 }

@@ -22,6 +22,8 @@ struct layout {
 	size_t ftab_len;
 	const unsigned char *records; /* base of func record offsets */
 	size_t records_len;
+	const unsigned char *pctab; /* base of pc-value table offsets */
+	size_t pctab_len;
 };
 
 static uint64_t read_le(const unsigned char *p, unsigned size)
@@ -88,6 +90,8 @@ static int layout_go12(const unsigned char *p, size_t len, struct layout *l, cha
 	l->names_len = len;
 	l->records = p;
 	l->records_len = len;
+	l->pctab = p;
+	l->pctab_len = len;
 	return region(p, len, 8 + l->ptrsize, "functab", &l->ftab, &l->ftab_len, err, errlen);
 }
 
@@ -98,7 +102,9 @@ static int layout_go116(const unsigned char *p, size_t len, struct layout *l, ch
 		return errmsg(err, errlen, "pclntab header truncated");
 	l->word = l->ptrsize;
 	if (region(p, len, header_field(p, l->ptrsize, 2), "funcname", &l->names, &l->names_len,
-		   err, errlen))
+		   err, errlen) ||
+	    region(p, len, header_field(p, l->ptrsize, 5), "pctab", &l->pctab, &l->pctab_len, err,
+		   errlen))
 		return -1;
 	return region(p, len, header_field(p, l->ptrsize, 6), "functab", &l->ftab, &l->ftab_len,
 		      err, errlen);
@@ -117,7 +123,9 @@ static int layout_go118(const unsigned char *p, size_t len, uint64_t text_fallba
 	if (l->text_base == 0)
 		return errmsg(err, errlen, "pclntab textStart is zero");
 	if (region(p, len, header_field(p, l->ptrsize, 3), "funcname", &l->names, &l->names_len,
-		   err, errlen))
+		   err, errlen) ||
+	    region(p, len, header_field(p, l->ptrsize, 6), "pctab", &l->pctab, &l->pctab_len, err,
+		   errlen))
 		return -1;
 	return region(p, len, header_field(p, l->ptrsize, 7), "functab", &l->ftab, &l->ftab_len,
 		      err, errlen);
@@ -189,6 +197,8 @@ static int read_func(const struct layout *l, size_t i, struct go_func *fn, char 
 		return errmsg(err, errlen, "pclntab function %zu: record entry does not match", i);
 	fn->entry = l->text_base + entry;
 	fn->size = next - entry;
+	fn->record = l->records + funcoff;
+	fn->record_len = l->records_len - funcoff;
 	return read_name(l, funcoff, i, &fn->name, err, errlen);
 }
 
@@ -218,6 +228,10 @@ static int parse_table(const unsigned char *bytes, size_t len, uint64_t text_fal
 	out->nfuncs = l.nfunc;
 	out->version = l.version;
 	out->text_start = l.text_base;
+	out->word = l.word;
+	out->quantum = bytes[6];
+	out->pctab = l.pctab;
+	out->pctab_len = l.pctab_len;
 	return 0;
 
 free_funcs:
@@ -416,6 +430,9 @@ static int scan_segments(const struct elf_image *img, struct gopclntab *out, cha
 	return scan_all(img, NULL, out, err, errlen);
 }
 
+static int gopclntab__find(const struct elf_image *img, struct gopclntab *out, char *err,
+			   size_t errlen);
+
 static int load_from_section(const struct elf_image *img, const struct elf_section *sec,
 			     struct gopclntab *out, char *err, size_t errlen)
 {
@@ -428,7 +445,143 @@ static int load_from_section(const struct elf_image *img, const struct elf_secti
 	return 0;
 }
 
+/* runtime.moduledata (Go 1.18 to 1.26) in pointer-sized words: where its fields are. */
+#define MD_PCHEADER 0
+#define MD_FTAB_LEN 17
+#define MD_MINPC    20
+#define MD_TEXT	    22
+#define MD_WORDS    24
+
+/* Whether the moduledata-shaped words at md describe `tab` with its code at `text`. */
+static bool moduledata_fits(const struct elf_image *img, const struct gopclntab *tab,
+			    const unsigned char *md, uint64_t *text)
+{
+	const struct elf_segment *seg;
+	uint64_t minpc = read_le(md + 8 * MD_MINPC, 8);
+
+	*text = read_le(md + 8 * MD_TEXT, 8);
+	if (read_le(md + 8 * MD_FTAB_LEN, 8) != tab->nfuncs + 1 || minpc < *text)
+		return false;
+	/* the first function's offset from text, as the functab records it */
+	if (minpc - *text != tab->funcs[0].entry - tab->text_start)
+		return false;
+	seg = elf_image__segment_at(img, *text);
+	return seg && (seg->flags & PF_X);
+}
+
+/*
+ * Go 1.18+ entries are offsets from the module's text. The table's header
+ * has that base, but toolchains that link externally may leave it zero, and
+ * the start of .text is then wrong by the C runtime code put before Go's. The
+ * runtime's moduledata, which points at the table, has the real base.
+ */
+static void rebase_on_moduledata(const struct elf_image *img, struct gopclntab *tab)
+{
+	uint64_t text;
+
+	if (tab->version < 118 || !tab->nfuncs)
+		return;
+	for (size_t s = 0; s < img->nloads; s++) {
+		const struct elf_segment *seg = &img->loads[s];
+		const unsigned char *p = img->data + seg->offset;
+
+		if (!(seg->flags & PF_W))
+			continue;
+		for (size_t off = (-seg->vaddr) & 7; off + 8 * MD_WORDS <= seg->filesz; off += 8) {
+			if (read_le(p + off + 8 * MD_PCHEADER, 8) != tab->vaddr ||
+			    !moduledata_fits(img, tab, p + off, &text))
+				continue;
+			for (size_t i = 0; i < tab->nfuncs; i++)
+				tab->funcs[i].entry = tab->funcs[i].entry - tab->text_start + text;
+			tab->text_start = text;
+			return;
+		}
+	}
+}
+
+const struct go_func *gopclntab__func_at(const struct gopclntab *tab, uint64_t pc)
+{
+	size_t lo = 0, hi = tab->nfuncs;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (pc < tab->funcs[mid].entry)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	if (lo == 0)
+		return NULL;
+	const struct go_func *fn = &tab->funcs[lo - 1];
+	return pc - fn->entry < fn->size ? fn : NULL;
+}
+
+/* A varint of the pc tables; false when it runs off the table. */
+static bool read_uvarint(const unsigned char **p, const unsigned char *end, uint32_t *out)
+{
+	uint32_t v = 0;
+
+	for (unsigned shift = 0; shift < 35; shift += 7) {
+		if (*p >= end)
+			return false;
+		unsigned char b = *(*p)++;
+		v |= (uint32_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*out = v;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * A pc-value table is pairs (value delta, zig-zag; pc delta, in quanta),
+ * starting from value -1 at the entry; the value holds up to the new pc.
+ */
+int gopclntab__sp_delta(const struct gopclntab *tab, const struct go_func *fn, uint64_t pc,
+			int64_t *delta)
+{
+	const unsigned char *p, *end = tab->pctab + tab->pctab_len;
+	uint64_t at = fn->entry;
+	int64_t value = -1;
+	uint32_t off;
+
+	if (!tab->pctab || fn->record_len < (size_t)tab->word + 16 || pc < fn->entry)
+		return -1;
+	off = (uint32_t)read_le(fn->record + tab->word + 12, 4);
+	if (off == 0 || off >= tab->pctab_len)
+		return -1;
+	p = tab->pctab + off;
+	for (bool first = true;; first = false) {
+		uint32_t uv, pcd;
+
+		if (!read_uvarint(&p, end, &uv))
+			return -1;
+		if (uv == 0 && !first)
+			return -1; /* the table ended before reaching pc */
+		if (!read_uvarint(&p, end, &pcd))
+			return -1;
+		value += (int32_t)(-(uv & 1) ^ (uv >> 1));
+		at += (uint64_t)pcd * (tab->quantum ? tab->quantum : 1);
+		if (pc < at) {
+			*delta = value;
+			return 0;
+		}
+	}
+}
+
 int gopclntab__load(const struct elf_image *img, struct gopclntab *out, char *err, size_t errlen)
+{
+	int rc = gopclntab__find(img, out, err, errlen);
+
+	if (rc == 0)
+		rebase_on_moduledata(img, out);
+	return rc;
+}
+
+static int gopclntab__find(const struct elf_image *img, struct gopclntab *out, char *err,
+			   size_t errlen)
 {
 	/* PIE binaries keep the table in a relocated read-only data section. */
 	static const char *const names[] = {".gopclntab", ".data.rel.ro.gopclntab"};

@@ -20,15 +20,21 @@
 struct go_func {
 	const char *name; /* points into the table's bytes */
 	uint64_t entry;
-	uint64_t size; /* up to the next entry */
+	uint64_t size;		     /* up to the next entry */
+	const unsigned char *record; /* its _func record, checked when read */
+	size_t record_len;	     /* bytes from record to the table's end */
 };
 
 struct gopclntab {
 	int version; /* 12, 116, 118 or 120 */
 	uint64_t vaddr;
-	uint64_t text_start; /* 1.18+: base of the entry offsets */
-	struct go_func *funcs;
+	uint64_t text_start;   /* 1.18+: base of the entry offsets */
+	struct go_func *funcs; /* ascending by entry */
 	size_t nfuncs;
+	unsigned word;		    /* width of a functab field: pointer size, 4 from 1.18 */
+	unsigned quantum;	    /* instruction size quantum of the pc tables */
+	const unsigned char *pctab; /* base of the pc-value tables (pcsp, ...) */
+	size_t pctab_len;
 };
 
 /*
@@ -45,5 +51,16 @@ int gopclntab__parse(const unsigned char *bytes, size_t len, uint64_t text_fallb
  */
 int gopclntab__load(const struct elf_image *img, struct gopclntab *out, char *err, size_t errlen);
 void gopclntab__free(struct gopclntab *tab);
+
+/* The function whose code holds `pc`, or NULL. */
+const struct go_func *gopclntab__func_at(const struct gopclntab *tab, uint64_t pc);
+
+/*
+ * How far SP is below its value at the function's entry when `pc` runs
+ * (the pcsp table: 0 at the entry, the frame size plus the saved frame
+ * pointer in the body). 0, or -1 when the table is missing or corrupt.
+ */
+int gopclntab__sp_delta(const struct gopclntab *tab, const struct go_func *fn, uint64_t pc,
+			int64_t *delta);
 
 #endif

@@ -58,4 +58,46 @@ int sites__rets(const uint8_t *code, size_t len, uint64_t vaddr, struct probe_si
 int sites__call_returns(const uint8_t *code, size_t len, uint64_t vaddr, uint64_t callee,
 			uint32_t live_regs, struct probe_site *out, size_t max);
 
+#define SITES_MAX_VALUES 4
+
+/* Where a value is when a probe fires: a register, or an 8-byte stack slot. */
+struct value_loc {
+	int reg;	   /* enum kvs_reg holding it, or -1: the slot at SP + sp_offset */
+	int32_t sp_offset; /* when reg is -1 */
+};
+
+struct call_site {
+	struct probe_site site;
+	uint64_t call_vaddr; /* the call it follows */
+	struct value_loc values[SITES_MAX_VALUES];
+};
+
+/*
+ * Return sites of direct calls to `callee` that follow the values a probe
+ * reads out of each call. Value i is in register regs[i] (enum kvs_reg, a
+ * result register) when the call returns; 64-bit moves copy it to other
+ * registers and 8-byte stack slots, other writes drop it. For each call the
+ * site is the cheapest instruction, earliest on ties, from the one after the
+ * call through the next control transfer and before any branch target, at
+ * which every value is still held somewhere and no register in `keep`
+ * (1u << enum kvs_reg) has been written; out[i].values say where each is.
+ * Returns the count (may exceed max; only max stored), -EINVAL on a bad reg.
+ */
+int sites__call_values(const uint8_t *code, size_t len, uint64_t vaddr, uint64_t callee,
+		       const int *regs, int nregs, uint32_t keep, struct call_site *out,
+		       size_t max);
+
+struct stack_store {
+	uint64_t vaddr; /* the instruction */
+	int32_t disp;	/* it stores to [rsp + disp] */
+};
+
+/*
+ * Every 8-byte store of register `reg` (enum kvs_reg) to a stack slot
+ * [rsp + disp] in the function: how a Go function spills an argument.
+ * Returns the count (may exceed max; only max stored).
+ */
+int sites__stack_stores(const uint8_t *code, size_t len, uint64_t vaddr, int reg,
+			struct stack_store *out, size_t max);
+
 #endif

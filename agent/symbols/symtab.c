@@ -35,6 +35,7 @@ struct symtab {
 	struct sym_entry *syms; /* sorted by name, names unique */
 	size_t nsyms;
 	size_t cap;
+	struct gopclntab gotab; /* kept for the frame sizes of its pcsp tables */
 };
 
 static struct parse_budget *budget_of(const struct symtab *st)
@@ -112,7 +113,7 @@ static int add_go_funcs(struct symtab *st, char *err, size_t errlen)
 	st->info.pclntab_version = tab.version;
 	for (i = 0; i < tab.nfuncs && rc == 0; i++)
 		rc = add_sym(tab.funcs[i].name, tab.funcs[i].entry, tab.funcs[i].size, st);
-	gopclntab__free(&tab);
+	st->gotab = tab; /* kept for the frame sizes; freed with st */
 	return rc ? index_error(st, rc, err, errlen) : 0;
 }
 
@@ -213,6 +214,7 @@ void symtab__close(struct symtab *st)
 	if (!st)
 		return;
 	elf_image__close(&st->img);
+	gopclntab__free(&st->gotab);
 	free(st->syms);
 	free(st);
 }
@@ -262,6 +264,15 @@ int symtab__read(const struct symtab *st, uint64_t vaddr, void *buf, size_t len)
 		return -EFAULT;
 	memcpy(buf, p, len);
 	return 0;
+}
+
+int symtab__sp_delta(const struct symtab *st, uint64_t pc, int64_t *delta)
+{
+	const struct go_func *fn = gopclntab__func_at(&st->gotab, pc);
+
+	if (!fn)
+		return -ENOENT;
+	return gopclntab__sp_delta(&st->gotab, fn, pc, delta) ? -EINVAL : 0;
 }
 
 size_t symtab__count(const struct symtab *st)

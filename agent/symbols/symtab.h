@@ -62,6 +62,14 @@ int symtab__find_go_string(const struct symtab *st, const char *pattern, char *o
  */
 int symtab__find_c_string(const struct symtab *st, const char *pattern, char *out, size_t outlen);
 
+/*
+ * For Go code: how far SP is below its value at the entry of the function
+ * holding `pc`, when `pc` is about to run (its pcsp table). So a probe at
+ * `pc` finds the caller's argument spill area at SP + delta + 8.
+ * 0, -ENOENT outside Go code, -EINVAL when the table is corrupt.
+ */
+int symtab__sp_delta(const struct symtab *st, uint64_t pc, int64_t *delta);
+
 /* Number of functions known, and the i-th (for listings); name points into st. */
 size_t symtab__count(const struct symtab *st);
 const char *symtab__at(const struct symtab *st, size_t i, struct func_sym *out);

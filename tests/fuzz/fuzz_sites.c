@@ -44,6 +44,25 @@ static void check_sites(const struct probe_site *s, int n, size_t len)
 	}
 }
 
+/* Results followed out of a call: sites inside the function, values in a register or slot. */
+static void check_call_values(const uint8_t *code, size_t len, uint64_t callee, uint32_t live)
+{
+	const int regs[] = {KVS_REG_RAX, KVS_REG_RBX};
+	struct call_site cs[MAX_SITES];
+	int n = sites__call_values(code, len, FUNC_VADDR, callee, regs, 2, live, cs, MAX_SITES);
+
+	if (n < 0 || (size_t)n > len)
+		__builtin_trap();
+	for (int i = 0; i < n && i < MAX_SITES; i++) {
+		check_sites(&cs[i].site, 1, len);
+		if (cs[i].site.vaddr <= cs[i].call_vaddr)
+			__builtin_trap(); /* a return site follows its call */
+		for (int k = 0; k < 2; k++)
+			if (cs[i].values[k].reg < -1 || cs[i].values[k].reg >= KVS_REG_COUNT)
+				__builtin_trap();
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint32_t live = (uint32_t)fuzz_take_le(&data, &size, 2) & ((1u << KVS_REG_COUNT) - 1);
@@ -64,6 +83,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	n = sites__call_returns(code, len, FUNC_VADDR, pick_callee(code, len, pick), live, sites,
 				MAX_SITES);
 	check_sites(sites, n, len);
+	check_call_values(code, len, pick_callee(code, len, pick), live);
+	n = sites__stack_stores(code, len, FUNC_VADDR, (int)(pick % KVS_REG_COUNT), NULL, 0);
+	if (n < 0 || (size_t)n > len)
+		__builtin_trap();
 	free(code);
 	return 0;
 }

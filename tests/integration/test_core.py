@@ -9,7 +9,7 @@ import tempfile
 import time
 import unittest
 
-from kvtest import (Agent, Cluster, bpf_fds, delta, drive_load, etcd_requests, free_port, has,
+from kvtest import (Agent, Cluster, bpf_fds, delta, drive_load, etcd_build, ETCD, etcd_requests, free_port, has,
                     in_written_order, kvscope_links, kvscope_requests, parse_metrics,
                     uprobe_events, value, wait_for, KVSCOPE, MAX_REQUEST_BYTES, ROOT)
 
@@ -38,8 +38,10 @@ class CoreSuite(unittest.TestCase):
         self.agent.wait_attached(self.cluster.names)
         m = self.agent.scrape()
         for name, pid in zip(self.cluster.names, self.cluster.pids):
-            assert value(m, "kvstore_target_info", target=name, pid=str(pid), version="3.4.23",
-                         store="etcd", profile="etcd-3.4") == 1, name
+            build = etcd_build()
+            assert value(m, "kvstore_target_info", target=name, pid=str(pid),
+                         version=build["version"], store="etcd",
+                         profile=build["profile"]) == 1, name
             assert value(m, "kvstore_target_up", target=name) == 1
 
     def test_raft_gauges_present(self):
@@ -217,7 +219,7 @@ class CoreSuite(unittest.TestCase):
         data = tempfile.mkdtemp(prefix="kvscope-other-")
         url = "http://127.0.0.1:%d" % port
         other = subprocess.Popen(
-            ["/usr/bin/etcd", "--name", "other", "--data-dir", data,
+            [ETCD, "--name", "other", "--data-dir", data,
              "--listen-client-urls", url, "--advertise-client-urls", url,
              "--listen-peer-urls", "http://127.0.0.1:%d" % peer,
              "--initial-advertise-peer-urls", "http://127.0.0.1:%d" % peer,
@@ -292,10 +294,10 @@ class CommandLineTests(unittest.TestCase):
         assert r.returncode == 0 and "--web.listen-address" in r.stdout
 
     def test_probes_lists_cheap_sites(self):
-        r = subprocess.run([KVSCOPE, "probes", "/usr/bin/etcd"], capture_output=True, text=True,
+        r = subprocess.run([KVSCOPE, "probes", ETCD], capture_output=True, text=True,
                            timeout=30)
         assert r.returncode == 0, r.stdout + r.stderr
-        assert "profile: etcd-3.4" in r.stdout
+        assert "profile: %s " % etcd_build()["profile"] in r.stdout, r.stdout
         rows = [l for l in r.stdout.splitlines() if l.startswith(("go.etcd.io", "github.com"))]
         assert len(rows) >= 16, r.stdout
         per_request = [l for l in rows if "request" in l]
@@ -304,6 +306,36 @@ class CommandLineTests(unittest.TestCase):
     def test_probes_unsupported_binary(self):
         r = subprocess.run([KVSCOPE, "probes", "/bin/true"], capture_output=True, text=True, timeout=30)
         assert r.returncode == 1 and "unsupported:" in r.stdout, r.stdout
+
+    def test_probes_unknown_version(self):
+        """An etcd of a version no profile is for (the 3.5 stand-in built as
+        3.6.0, its WAL sync renamed): the nearest profile and its first failure."""
+        src = os.path.join(ROOT, "tests", "fixtures", "etcdv3")
+        tmp = tempfile.mkdtemp(prefix="kvscope-etcd36-")
+        try:
+            shutil.copytree(src, os.path.join(tmp, "src"))
+            wal = os.path.join(tmp, "src", "wal", "wal.go")
+            with open(wal) as f:
+                text = f.read()
+            with open(wal, "w") as f:
+                f.write(text.replace("sync()", "fsync()"))
+            binary = os.path.join(tmp, "etcd")
+            env = dict(os.environ, GOFLAGS="-mod=mod", GOPROXY="off", CGO_ENABLED="0",
+                       GOCACHE=os.path.join(ROOT, "build", "fixtures", ".gocache", "it"))
+            subprocess.run(["go", "build", "-trimpath", "-ldflags",
+                            "-s -w -X go.etcd.io/etcd/api/v3/version.Version=3.6.0", "-o",
+                            binary, "."], cwd=os.path.join(tmp, "src"), env=env, check=True,
+                           timeout=300)
+            r = subprocess.run([KVSCOPE, "probes", binary], capture_output=True, text=True,
+                               timeout=30)
+            print("  " + r.stdout.strip().splitlines()[-1])
+            assert r.returncode == 1, r.stdout
+            assert "etcd 3.6.0: no profile for this version; nearest etcd-3.5" in r.stdout, \
+                r.stdout
+            assert "etcd-3.5: function go.etcd.io/etcd/server/wal.(*WAL).sync " \
+                "(nor its other spellings) not found" in r.stdout, r.stdout
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     def test_unsupported_binary_and_broken_profile(self):
         """A store binary no profile fits: one log line, attached 0, an attach
@@ -327,10 +359,12 @@ class CommandLineTests(unittest.TestCase):
                      what="the toy store listed")
             m = agent.scrape()
             assert value(m, "kvscope_target_attached", target=name) == 0
-            assert value(m, "kvscope_attach_errors_total", reason="unsupported_binary") == 1
+            assert value(m, "kvscope_attach_errors_total", reason="unsupported_version") == 1
+            assert value(m, "kvscope_attach_errors_total", reason="unsupported_binary") == 0
             log = agent.logtext()
             skipped = [l for l in log.splitlines() if "target skipped" in l]
-            assert len(skipped) == 1 and "does not match" in skipped[0], log
+            assert len(skipped) == 1 and "no profile for this version" in skipped[0] and \
+                "nearest toystore-1" in skipped[0], log
             assert "broken.yaml:" in log and "profile rejected" in log, log
         finally:
             try:
@@ -354,6 +388,5 @@ methods: [Get]
 probes:
   - function: main.handleGet
     role: request_start
-    site: entry
     method: Get
 """

@@ -263,9 +263,9 @@ class FaultSuite(unittest.TestCase):
         try:
             with open(os.path.join(ROOT, "profiles", "etcd-3.4.yaml")) as f:
                 text = f.read()
-            broken = text.replace("{gauge: raft_term, reg: rax, deref: [0x8]}",
-                                  "{gauge: raft_term, reg: rax, deref: [0x7fff0000]}")
-            assert broken != text, "the term read was not found in the profile"
+            # raft.Term's offset, far past the struct: every term read faults
+            broken = text.replace("    Term: 0x8\n", "    Term: 0x7fff0000\n")
+            assert broken != text, "raft.Term was not found in the profile's structs"
             with open(os.path.join(pdir, "etcd-3.4.yaml"), "w") as f:
                 f.write(broken)
             agent = self.start_pids("--profile.dir=" + pdir)

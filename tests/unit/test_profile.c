@@ -39,14 +39,30 @@ static const struct profile_probe *find_probe(const struct profile *p, const cha
 	return NULL;
 }
 
-static void assert_read(const struct kvs_read *r, int reg, int size, int nderef,
-			const int32_t *deref)
+static void assert_read(const struct profile_read *r, enum profile_from from, int index,
+			const char *path, int size)
 {
-	assert_int_equal(r->reg, reg);
+	assert_int_equal(r->from, from);
+	assert_int_equal(r->index, index);
+	if (path)
+		assert_string_equal(r->path, path);
+	else
+		assert_null(r->path);
 	assert_int_equal(r->size, size);
-	assert_int_equal(r->nderef, nderef);
-	for (int i = 0; i < nderef; i++)
-		assert_int_equal(r->deref[i], deref[i]);
+}
+
+/* The loads a path makes for a version, or the reason it has none. */
+static void assert_path(const struct profile *p, const char *path, const char *version, int n,
+			const int32_t *want)
+{
+	int32_t deref[4];
+	char err[160] = "";
+	int got = profile__path_derefs(p, path, version, deref, 4, err, sizeof(err));
+
+	if (got != n)
+		fail_msg("%s at %s: %d loads (%s), want %d", path, version, got, err, n);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(deref[i], want[i]);
 }
 
 static void check_etcd_header(const struct profile *p)
@@ -57,6 +73,7 @@ static void check_etcd_header(const struct profile *p)
 	assert_string_equal(p->store, "etcd");
 	assert_int_equal(p->lang, PROFILE_LANG_GO);
 	assert_string_equal(p->go_module, "go.etcd.io/etcd");
+	assert_int_equal(p->ngo_modules, 1);
 	assert_string_equal(p->version_regex, "^3\\.4\\.[0-9]+$");
 	assert_string_equal(p->version_go_string, "^3\\.[0-9]+\\.[0-9]+$");
 	assert_string_equal(p->name_flag, "--name");
@@ -115,29 +132,35 @@ static void check_etcd_probes(const struct profile *p)
 			KVS_ROLE_REQUEST_END);
 	assert_true(pr->has_value);
 	assert_int_equal(pr->label, -1);
-	assert_read(&pr->value, KVS_REG_RBX, 4, 0, NULL);
+	assert_read(&pr->value, PROFILE_FROM_ARG, 1, NULL, 4);
 	/* tickHeartbeat's reads are an alias of tickElection's. */
 	pr = find_probe(p, "go.etcd.io/etcd/raft.(*raft).tickHeartbeat", KVS_ROLE_GAUGES);
 	assert_int_equal(pr->nreads, 5);
-	assert_read(&pr->reads[0], KVS_REG_RAX, 8, 1, term);
+	assert_read(&pr->reads[0], PROFILE_FROM_ARG, 0, "raft.Term", 8);
 	assert_int_equal(pr->reads[0].gauge, KVS_GAUGE_RAFT_TERM);
-	assert_read(&pr->reads[1], KVS_REG_RAX, 8, 2, commit);
+	assert_read(&pr->reads[1], PROFILE_FROM_ARG, 0, "raft.raftLog.committed", 8);
 	assert_int_equal(pr->reads[1].gauge, KVS_GAUGE_RAFT_COMMIT_INDEX);
-	assert_read(&pr->reads[2], KVS_REG_RAX, 8, 1, state);
+	assert_read(&pr->reads[2], PROFILE_FROM_ARG, 0, "raft.state", 8);
 	assert_int_equal(pr->reads[2].gauge, KVS_GAUGE_RAFT_STATE);
-	assert_read(&pr->reads[3], KVS_REG_RAX, 8, 1, lead);
+	assert_read(&pr->reads[3], PROFILE_FROM_ARG, 0, "raft.lead", 8);
 	assert_int_equal(pr->reads[3].gauge, KVS_GAUGE_RAFT_LEAD);
-	assert_read(&pr->reads[4], KVS_REG_RAX, 8, 2, applied);
+	assert_read(&pr->reads[4], PROFILE_FROM_ARG, 0, "raft.raftLog.applied", 8);
 	assert_int_equal(pr->reads[4].gauge, KVS_GAUGE_RAFT_APPLIED_INDEX);
+	assert_path(p, "raft.Term", "3.4.23", 1, term);
+	assert_path(p, "raft.raftLog.committed", "3.4.23", 2, commit);
+	assert_path(p, "raft.state", "3.4.0", 1, state);
+	assert_path(p, "raft.lead", "3.4.23", 1, lead);
+	assert_path(p, "raft.raftLog.applied", "3.4.23", 2, applied);
 	pr = find_probe(p, "go.etcd.io/etcd/mvcc/backend.(*batchTx).commit", KVS_ROLE_STORAGE_OP);
 	assert_int_equal(pr->site, PROFILE_SITE_CALL_RETURN);
-	assert_string_equal(pr->callee, "go.etcd.io/bbolt.(*Tx).Commit");
+	assert_int_equal(pr->ncallees, 1);
+	assert_string_equal(pr->callees[0], "go.etcd.io/bbolt.(*Tx).Commit");
 	assert_int_equal(pr->label, profile__operation(p, "backend_commit"));
 	assert_true(pr->has_value);
-	assert_read(&pr->value, KVS_REG_RAX, 8, 0, NULL);
+	assert_read(&pr->value, PROFILE_FROM_RESULT, 0, NULL, 8);
 	pr = find_probe(p, "go.etcd.io/etcd/wal.(*WAL).Save", KVS_ROLE_STORAGE_OP);
 	assert_int_equal(pr->site, PROFILE_SITE_CALL_RETURN);
-	assert_string_equal(pr->callee, "go.etcd.io/etcd/wal.(*WAL).saveState");
+	assert_string_equal(pr->callees[0], "go.etcd.io/etcd/wal.(*WAL).saveState");
 	assert_true(pr->has_value);
 	assert_int_equal(pr->label, profile__operation(p, "wal_save"));
 	/* an entry probe without a value: every hit a success */
@@ -201,29 +224,45 @@ static const struct broken broken[] = {
     {PROBE("request_start"), 9, "probe 1: role request_start needs exactly one of method, value"},
     {PROBE("gauges"), 9, "probe 1: role gauges needs reads"},
     {PROBE("gauges") "    reads: []\n", 11, "reads: needs 1 to 6 reads, found 0"},
-    {PROBE("gauges") "    reads: [{reg: rax}]\n", 11, "reads[1]: gauge is required"},
-    {PROBE("gauges") "    reads: [{reg: rax, gauge: qps}]\n", 11, "unknown gauge \"qps\""},
-    {PROBE("gauges") "    reads: [{reg: rax, gauge: raft_term}]\n    value: {reg: rax}\n", 12,
+    {PROBE("gauges") "    reads: [{arg: 0}]\n", 11, "reads[1]: gauge is required"},
+    {PROBE("gauges") "    reads: [{arg: 0, gauge: qps}]\n", 11, "unknown gauge \"qps\""},
+    {PROBE("gauges") "    reads: [{arg: 0, gauge: raft_term}]\n    value: {arg: 0}\n", 12,
      "value is not allowed for role gauges"},
-    {END_PROBE "    value: {reg: rxx}\n", 11, "value.reg: unknown register \"rxx\""},
-    {END_PROBE "    value: {reg: rax, deref: [1, 2, 3, 4, 5]}\n", 11,
-     "value.deref: at most 4 pointer hops, found 5"},
-    {END_PROBE "    value: {reg: rax, size: 3}\n", 11, "value.size: must be 1, 2, 4 or 8"},
-    {END_PROBE "    value: {reg: rax, gauge: raft_term}\n", 11, "value: unknown key \"gauge\""},
-    {END_PROBE "    value: {reg: rax, deref: [0x80000000]}\n", 11,
-     "value.deref: \"0x80000000\" is out of range"},
-    {END_PROBE "    value: {reg: rax, deref: [0xZZ]}\n", 11,
-     "value.deref: expected an integer, found \"0xZZ\""},
-    {END_PROBE "    value: {reg: rax, size: '4'}\n", 11,
+    {END_PROBE "    value: {reg: rax}\n", 11, "value: unknown key \"reg\""},
+    {END_PROBE "    value: {arg: 0, deref: [8]}\n", 11, "value: unknown key \"deref\""},
+    {END_PROBE "    value: {size: 4}\n", 11, "value: give exactly one of arg, result"},
+    {END_PROBE "    value: {arg: 0, result: 0}\n", 11, "value: give exactly one of arg, result"},
+    {END_PROBE "    value: {result: 0}\n", 11, "value: result needs site {call_return"},
+    {END_PROBE "    value: {arg: 9}\n", 11, "value.arg: \"9\" is out of range 0..8"},
+    {END_PROBE "    value: {arg: 0, path: a.b}\n", 11, "value.path: path a.b: no struct a"},
+    {END_PROBE "    value: {arg: 0, size: 3}\n", 11, "value.size: must be 1, 2, 4 or 8"},
+    {END_PROBE "    value: {arg: 0, gauge: raft_term}\n", 11, "value: unknown key \"gauge\""},
+    {END_PROBE "    value: {arg: 0, size: '4'}\n", 11,
      "value.size: expected an integer, found a quoted string"},
-    {END_PROBE "    value:\n      reg: rax\n      size: 1\n      size: 2\n", 14,
+    {END_PROBE "    value:\n      arg: 0\n      size: 1\n      size: 2\n", 14,
      "value: duplicate key size"},
+    {HEAD "structs: {s: {f: {offset: 8, points_to: t}}}\n", 8, "structs.s.f: no struct t"},
+    {HEAD "structs: {s: {f: {points_to: s}}}\n", 8, "structs.s.f: offset is required"},
+    {HEAD "structs: {s: {f: -1}}\n", 8, "structs.s.f: \"-1\" is out of range"},
+    {HEAD "structs: {s: {f: {offset: 0, points_to: s, embeds: s}}}\n", 8,
+     "give points_to or embeds, not both"},
+    {HEAD "structs: {s: {f: 8}}\nprobes:\n  - function: f\n    role: request_end\n"
+	  "    value: {arg: 0, path: s.f.g}\n",
+     12, "field s.f is a value: the path cannot go on"},
+    {HEAD "structs: {s: {f: 8}}\nprobes:\n  - function: f\n    role: request_end\n"
+	  "    value: {arg: 0, path: s}\n",
+     12, "path s: name a field of s"},
+    {HEAD "structs: {s: {f: 8}}\nprobes:\n  - function: f\n    role: request_end\n"
+	  "    value: {arg: 0, path: s.g}\n",
+     12, "no field s.g"},
+    {END_PROBE "    function: [a, b, c, d, e]\n", 11, "probe 1: duplicate key function"},
+    {PROBE("storage_op") "    operation: sync\n    site: {call_return: [a, b, c, d, e]}\n", 12,
+     "site.call_return: 1 to 4 alternative names, found 5"},
     {PROBE("request_error"), 9, "probe 1: role request_error needs value"},
-    {END_PROBE "    site: ret\n    value: {reg: rax}\n", 11, "Go moves goroutine stacks"},
+    {END_PROBE "    site: ret\n    value: {result: 0}\n", 11, "Go moves goroutine stacks"},
     {END_PROBE "    site: exit\n", 11, "site: unknown site \"exit\""},
-    {END_PROBE "    site: {call_return: g, offset: 4}\n", 11,
-     "site: give exactly one of call_return, offset"},
-    {END_PROBE "    site: {offset: -1}\n", 11, "site.offset: \"-1\" is out of range"},
+    {END_PROBE "    site: {call_return: g, offset: 4}\n", 11, "site: unknown key \"offset\""},
+    {END_PROBE "    site: {offset: 4}\n", 11, "site: unknown key \"offset\""},
     {HEAD "methods: [Get, Get]\n", 8, "profile: duplicate key methods"},
     {"format: 1\nname: t\nstore: s\nlanguage: go\nmatch: {go_module: m}\n"
      "methods: [Get, Get]\n",
@@ -264,8 +303,7 @@ static const struct broken broken[] = {
     {HEAD, 1, "probes is required"},
     {HEAD "probes: []\n", 8, "probes: needs 1 to 128 probes, found 0"},
     {HEAD "probes:\n  - f\n", 9, "probe 1: expected a map, found a scalar"},
-    {END_PROBE "    value: {reg: rax}\n---\nformat: 1\n", 13,
-     "a profile is a single YAML document"},
+    {END_PROBE "    value: {arg: 1}\n---\nformat: 1\n", 13, "a profile is a single YAML document"},
     {"format: 1\nname: t\nstore: s\nlanguage: c\nmatch: {go_module: m}\n", 5,
      "match.go_module is only for language go"},
     {"format: 1\nname: t\nstore: s\nlanguage: c\nmatch: {symbols: []}\n", 5,
@@ -302,22 +340,31 @@ static const char c_profile[] = "format: 1\n"
 				"language: c\n"
 				"match: {symbols: [kv_get, kv_put], version_regex: '^1\\.'}\n"
 				"operations: [fsync]\n"
+				"structs:\n"
+				"  conn:\n"
+				"    io: {offset: 0x10, embeds: io}\n"
+				"    peer: {offset: 0x30, points_to: conn}\n"
+				"    state:\n"
+				"      - {offset: 0x40, to: 1.2.99}\n"
+				"      - {offset: 0x48, from: 1.3.0}\n"
+				"  io:\n"
+				"    fd: 0x8\n"
 				"probes:\n"
 				"  - function: kv_fsync\n"
 				"    role: storage_op\n"
 				"    site: ret\n"
 				"    operation: fsync\n"
-				"    value: {reg: RAX, deref: [-0x10, 24, 0x7fffffff], size: 2}\n"
-				"  - function: kv_tick\n"
+				"    value: {result: 0, size: 2}\n"
+				"  - function: [kv_tick, kv_tick2]\n"
 				"    role: leader_change\n"
-				"    site: {offset: 0x1c}\n"
-				"    value: {reg: r15, deref: [-2147483648]}\n";
+				"    value: {arg: 1, path: conn.peer.io.fd}\n";
 
 static void test_c_profile_defaults(void **state)
 {
-	static const int32_t deref[] = {-0x10, 24, 0x7fffffff}, min[] = {INT32_MIN};
+	static const int32_t fd[] = {0x30, 0x18}, old_state[] = {0x40}, new_state[] = {0x48};
 	struct profile *p = NULL;
 	char err[256] = "";
+	int32_t deref[4];
 
 	(void)state;
 	if (profile__parse(c_profile, strlen(c_profile), "c.yaml", &p, err, sizeof(err)))
@@ -332,12 +379,27 @@ static void test_c_profile_defaults(void **state)
 	assert_int_equal(p->nprobes, 2);
 	assert_int_equal(p->probes[0].site, PROFILE_SITE_RET);
 	assert_int_equal(p->probes[0].label, 0);
-	assert_read(&p->probes[0].value, KVS_REG_RAX, 2, 3, deref);
-	assert_int_equal(p->probes[1].site, PROFILE_SITE_OFFSET);
-	assert_int_equal(p->probes[1].offset, 0x1c);
+	assert_read(&p->probes[0].value, PROFILE_FROM_RESULT, 0, NULL, 2);
+	assert_int_equal(p->probes[1].site, PROFILE_SITE_ENTRY);
+	assert_int_equal(p->probes[1].nfunctions, 2);
+	assert_string_equal(p->probes[1].function, "kv_tick");
+	assert_string_equal(p->probes[1].functions[1], "kv_tick2");
 	assert_int_equal(p->probes[1].label, -1);
-	assert_int_equal(p->probes[1].line, 13);
-	assert_read(&p->probes[1].value, KVS_REG_R15, 8, 1, min);
+	assert_int_equal(p->probes[1].line, 22);
+	assert_read(&p->probes[1].value, PROFILE_FROM_ARG, 1, "conn.peer.io.fd", 8);
+	/* the embedded io adds its offset to fd's: one load after the peer pointer */
+	assert_path(p, "conn.peer.io.fd", "1.0.0", 2, fd);
+	assert_path(p, "conn.state", "1.2.3", 1, old_state);
+	assert_path(p, "conn.state", "1.2.99", 1, old_state);
+	assert_path(p, "conn.state", "1.10.0", 1, new_state);
+	/* between the ranges there is no offset, and the reason says so */
+	assert_int_equal(
+	    profile__path_derefs(p, "conn.state", "1.2.100", deref, 4, err, sizeof(err)), -1);
+	assert_string_equal(err, "field conn.state has no offset for version 1.2.100");
+	assert_int_equal(profile__path_derefs(p, "conn.peer.peer.peer.peer.io.fd", "1.0.0", deref,
+					      4, err, sizeof(err)),
+			 -1);
+	assert_non_null(strstr(err, "more than 4 loads"));
 	profile__free(p);
 }
 

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -12,11 +13,9 @@
 
 #include "kvscope.h"
 #include "symbols/sites.h"
+#include "symbols/symtab.h"
 
-#define BIT(r)	  (1u << (r))
-#define ETCD_PATH "/usr/bin/etcd"
-/* The text PT_LOAD of Debian's etcd 3.4.23 maps vaddr 0x402000 at offset 0x2000. */
-#define ETCD_LOAD_BIAS 0x400000
+#define BIT(r) (1u << (r))
 
 struct insn_case {
 	const char *what;
@@ -383,111 +382,258 @@ static void test_fuzz_random_bytes(void **state)
 	}
 }
 
-/* Reads `len` bytes of etcd's text at `vaddr`; false when they are not there. */
-static int etcd_read(uint64_t vaddr, uint8_t *buf, size_t len, const uint8_t *expect_head,
-		     size_t head_len)
-{
-	FILE *f = fopen(ETCD_PATH, "rb");
-	int ok = 0;
+/* A call to 0x2000 at 0x1000, then what the compiler does with its results. */
+struct flow_case {
+	const char *what;
+	uint8_t code[48];
+	size_t len;
+	uint64_t site; /* 0: no site */
+	int reg;       /* where result 0 is there: a register, or -1 */
+	int32_t slot;  /* the stack slot when reg is -1 */
+	uint32_t keep;
+};
 
-	if (!f)
-		return 0;
-	if (fseek(f, (long)(vaddr - ETCD_LOAD_BIAS), SEEK_SET) == 0 &&
-	    fread(buf, 1, len, f) == len && !memcmp(buf, expect_head, head_len))
-		ok = 1;
-	fclose(f);
-	return ok;
+#define CALL_2000 0xe8, 0xfb, 0x0f, 0x00, 0x00 /* 1000: call 0x2000 */
+
+static const struct flow_case flow_cases[] = {
+    {"spilled, then a nop",
+     {CALL_2000, 0x48, 0x89, 0x44, 0x24, 0x68, /* 1005: mov [rsp+0x68],rax */
+      0x48, 0x8b, 0x44, 0x24, 0x48,	       /* 100a: mov rax,[rsp+0x48] */
+      0x90, 0xc3},			       /* 100f: nop; ret */
+     17,
+     0x100f,
+     -1,
+     0x68,
+     0},
+    {"copied to rcx, then a jcc",
+     {CALL_2000, 0x48, 0x89, 0xc1, /* 1005: mov rcx,rax */
+      0x31, 0xc0,		   /* 1008: xor eax,eax */
+      0x74, 0x00, 0xc3},	   /* 100a: je +0; ret */
+     13,
+     0x100a,
+     KVS_REG_RCX,
+     0,
+     0},
+    {"reloaded from its slot",
+     {CALL_2000, 0x48, 0x89, 0x44, 0x24, 0x08,		/* mov [rsp+8],rax */
+      0x31,	 0xc0,					/* xor eax,eax */
+      0x48,	 0x8b, 0x54, 0x24, 0x08,		/* mov rdx,[rsp+8] */
+      0x48,	 0xc7, 0x44, 0x24, 0x08, 0,    0, 0, 0, /* mov qword [rsp+8],0 */
+      0x90,	 0xc3},
+     28,
+     0x101a,
+     KVS_REG_RDX,
+     0,
+     0},
+    {"its slot overwritten by a vector store",
+     {CALL_2000, 0x48, 0x89, 0x44, 0x24, 0x10, /* 1005: mov [rsp+0x10],rax */
+      0x31, 0xc0,			       /* 100a: xor eax,eax */
+      0x44, 0x0f, 0x11, 0x7c, 0x24, 0x08,      /* 100c: movups [rsp+8],xmm15 */
+      0x90, 0xc3},			       /* 1012: nop */
+     20,
+     0x1005,
+     KVS_REG_RAX,
+     0,
+     0},
+    {"its slot overwritten through a frame pointer",
+     {CALL_2000, 0x48, 0x89, 0x44, 0x24, 0x10, /* 1005: mov [rsp+0x10],rax */
+      0x48, 0x8d, 0x4c, 0x24, 0x08,	       /* 100a: lea rcx,[rsp+8] */
+      0x31, 0xc0,			       /* 100f: xor eax,eax */
+      0x48, 0x89, 0x51, 0x08,		       /* 1011: mov [rcx+8],rdx */
+      0x90, 0xc3},			       /* 1015: nop */
+     23,
+     0x1005,
+     KVS_REG_RAX,
+     0,
+     0},
+    {"a store elsewhere leaves the slot",
+     {CALL_2000, 0x48, 0x89, 0x44, 0x24, 0x10, /* mov [rsp+0x10],rax */
+      0x31, 0xc0,			       /* xor eax,eax */
+      0x48, 0x89, 0x51, 0x08,		       /* mov [rcx+8],rdx */
+      0x90, 0xc3},			       /* 1010: nop */
+     19,
+     0x1010,
+     -1,
+     0x10,
+     0},
+    {"a branch target ends the stretch",
+     {CALL_2000, 0x48, 0x89, 0xc1, /* 1005: mov rcx,rax */
+      0x90,			   /* 1008: nop, jumped to */
+      0xeb, 0xfd},		   /* 1009: jmp 0x1008 */
+     11,
+     0x1005,
+     KVS_REG_RAX,
+     0,
+     0},
+    {"the goroutine register must stay",
+     {CALL_2000, 0x48, 0x89, 0x44, 0x24, 0x68, /* 1005: mov [rsp+0x68],rax */
+      0x4d, 0x31, 0xf6,			       /* 100a: xor r14,r14 */
+      0x90, 0xc3},			       /* 100d: nop */
+     15,
+     0x1005,
+     KVS_REG_RAX,
+     0,
+     1u << KVS_REG_R14},
+};
+
+static void test_call_values(void **state)
+{
+	const int regs[] = {KVS_REG_RAX};
+	(void)state;
+	for (size_t i = 0; i < sizeof(flow_cases) / sizeof(flow_cases[0]); i++) {
+		const struct flow_case *c = &flow_cases[i];
+		struct call_site out[2];
+		int n =
+		    sites__call_values(c->code, c->len, 0x1000, 0x2000, regs, 1, c->keep, out, 2);
+
+		if (n != 1)
+			fail_msg("%s: %d sites", c->what, n);
+		if (out[0].site.vaddr != c->site || out[0].values[0].reg != c->reg ||
+		    (c->reg < 0 && out[0].values[0].sp_offset != c->slot))
+			fail_msg("%s: site 0x%llx (%s), value in %d/%d; want 0x%llx, %d/%d",
+				 c->what, (unsigned long long)out[0].site.vaddr, out[0].site.insn,
+				 out[0].values[0].reg, out[0].values[0].sp_offset,
+				 (unsigned long long)c->site, c->reg, c->slot);
+		assert_int_equal(out[0].call_vaddr, 0x1000);
+	}
 }
 
-static const uint8_t go_cmp_rsp[] = {0x49, 0x3b, 0x66, 0x10};
-
-static void test_etcd_range_handler(void **state)
+/* Two results: the site needs both held; with none to follow it is the cheapest. */
+static void test_call_values_two(void **state)
 {
-	uint8_t code[512];
-	struct probe_site site;
+	static const uint8_t code[] = {
+	    CALL_2000, 0x48, 0x89, 0x44, 0x24, 0x10,  /* 1005: mov [rsp+0x10],rax */
+	    0x90,				      /* 100a: nop */
+	    0x31,      0xdb,			      /* 100b: xor ebx,ebx */
+	    0x0f,      0x1f, 0x44, 0x00, 0x00, 0xc3}; /* 100d: nop5; ret */
+	const int both[] = {KVS_REG_RAX, KVS_REG_RBX}, bad[] = {KVS_REG_COUNT};
+	struct call_site out[1];
+	(void)state;
+	assert_int_equal(sites__call_values(code, sizeof(code), 0x1000, 0x2000, both, 2, 0, out, 1),
+			 1);
+	assert_int_equal(out[0].site.vaddr, 0x100a);
+	assert_int_equal(out[0].values[0].reg, KVS_REG_RAX);
+	assert_int_equal(out[0].values[1].reg, KVS_REG_RBX);
+	assert_int_equal(sites__call_values(code, sizeof(code), 0x1000, 0x2000, both, 0, 0, out, 1),
+			 1);
+	assert_int_equal(out[0].site.vaddr, 0x100d);
+	assert_int_equal(out[0].site.cost, SITE_COST_NOP5);
+	assert_int_equal(sites__call_values(code, sizeof(code), 0x1000, 0x3000, both, 2, 0, out, 1),
+			 0);
+	assert_int_equal(sites__call_values(code, sizeof(code), 0x1000, 0x2000, bad, 1, 0, out, 1),
+			 -EINVAL);
+	assert_int_equal(sites__call_values(NULL, 0, 0x1000, 0x2000, both, 2, 0, out, 1), 0);
+}
+
+static void test_stack_stores(void **state)
+{
+	static const uint8_t code[] = {
+	    0x48, 0x89, 0x84, 0x24, 0x50, 0x01, 0x00, 0x00, /* mov [rsp+0x150],rax */
+	    0x88, 0x9c, 0x24, 0x58, 0x01, 0x00, 0x00,	    /* mov [rsp+0x158],bl: a byte */
+	    0x48, 0x89, 0x44, 0x24, 0x08,		    /* mov [rsp+8],rax */
+	    0x48, 0x89, 0x41, 0x08,			    /* mov [rcx+8],rax: not the stack */
+	    0xc3};
+	struct stack_store out[4];
+	(void)state;
+	assert_int_equal(sites__stack_stores(code, sizeof(code), 0x1000, KVS_REG_RAX, out, 4), 2);
+	assert_int_equal(out[0].vaddr, 0x1000);
+	assert_int_equal(out[0].disp, 0x150);
+	assert_int_equal(out[1].vaddr, 0x100f);
+	assert_int_equal(out[1].disp, 8);
+	assert_int_equal(sites__stack_stores(code, sizeof(code), 0x1000, KVS_REG_RBX, out, 4), 0);
+	assert_int_equal(sites__stack_stores(code, sizeof(code), 0x1000, -1, out, 4), 0);
+}
+
+static struct symtab *open_fixture(const char *name)
+{
+	const char *dir = getenv("KVSCOPE_FIXTURES");
+	struct symtab *st = NULL;
+	char path[512], err[256];
+
+	snprintf(path, sizeof(path), "%s/%s", dir && *dir ? dir : "build/fixtures", name);
+	if (symtab__open(path, &st, err, sizeof(err)))
+		fail_msg("%s: %s (build it with make)", path, err);
+	return st;
+}
+
+static uint8_t *function_code(const struct symtab *st, const char *name, struct func_sym *fs,
+			      size_t *len)
+{
+	uint8_t *code;
+
+	if (symtab__find(st, name, fs))
+		fail_msg("no %s", name);
+	code = malloc(fs->size);
+	assert_non_null(code);
+	assert_int_equal(symtab__read(st, fs->vaddr, code, fs->size), 0);
+	*len = sites__trim_padding(code, fs->size);
+	return code;
+}
+
+/*
+ * The WAL sync of the etcd 3.5 stand-in, as each toolchain compiled it: one
+ * call to Fdatasync; the error is followed to a cheap site, and when it is
+ * read from a slot, the code stored rax there between the call and the site.
+ */
+static void check_wal_sync(const char *fixture)
+{
+	const int regs[] = {KVS_REG_RAX, KVS_REG_RBX};
+	struct symtab *st = open_fixture(fixture);
+	struct func_sym fs, fd;
+	struct call_site out[2];
+	struct stack_store stores[16];
+	size_t len;
+	uint8_t *code = function_code(st, "go.etcd.io/etcd/server/v3/wal.(*WAL).sync", &fs, &len);
+	int n;
+
+	assert_int_equal(symtab__find(st, "go.etcd.io/etcd/client/pkg/v3/fileutil.Fdatasync", &fd),
+			 0);
+	assert_int_equal(sites__call_values(code, len, fs.vaddr, fd.vaddr, regs, 2, 0, out, 2), 1);
+	assert_true(out[0].site.vaddr > out[0].call_vaddr);
+	assert_true(out[0].site.cost <= SITE_COST_EMULATED);
+	if (out[0].values[0].reg >= 0)
+		goto done;
+	n = sites__stack_stores(code, len, fs.vaddr, KVS_REG_RAX, stores, 16);
+	for (int i = 0; i < n && i < 16; i++)
+		if (stores[i].vaddr > out[0].call_vaddr && stores[i].vaddr < out[0].site.vaddr &&
+		    stores[i].disp == out[0].values[0].sp_offset)
+			goto done;
+	fail_msg("%s: no store of rax to [rsp+0x%x] before 0x%llx", fixture,
+		 out[0].values[0].sp_offset, (unsigned long long)out[0].site.vaddr);
+done:
+	free(code);
+	symtab__close(st);
+}
+
+static void test_fixture_wal_sync(void **state)
+{
+	(void)state;
+	check_wal_sync("etcdv3");
+	check_wal_sync("go1.23/etcdv3");
+}
+
+/* The gRPC handler's entry: the stack check's jump, with every argument still in place. */
+static void test_fixture_handler_entry(void **state)
+{
+	static const char *const fixtures[] = {"etcdv3", "go1.23/etcdv3"};
 	uint32_t live = BIT(KVS_REG_RAX) | BIT(KVS_REG_RBX) | BIT(KVS_REG_RCX) | BIT(KVS_REG_RDI) |
 			BIT(KVS_REG_RSI) | BIT(KVS_REG_R8) | BIT(KVS_REG_R14);
 	(void)state;
-	if (!etcd_read(0xa27a40, code, sizeof(code), go_cmp_rsp, sizeof(go_cmp_rsp)))
-		skip();
-	assert_int_equal(sites__entry(code, sizeof(code), 0xa27a40, live, &site), 0);
-	assert_int_equal(site.vaddr, 0xa27a44);
-	assert_int_equal(site.cost, SITE_COST_EMULATED);
-	assert_string_equal(site.insn, "jbe 0xa27bde");
-}
+	for (size_t i = 0; i < 2; i++) {
+		struct symtab *st = open_fixture(fixtures[i]);
+		struct probe_site site;
+		struct func_sym fs;
+		size_t len;
+		uint8_t *code = function_code(
+		    st, "go.etcd.io/etcd/api/v3/etcdserverpb._KV_Range_Handler", &fs, &len);
 
-static void test_etcd_server_reporter_handled(void **state)
-{
-	uint8_t code[608];
-	struct probe_site site;
-	(void)state;
-	if (!etcd_read(0xcd0820, code, sizeof(code), go_cmp_rsp, sizeof(go_cmp_rsp)))
-		skip();
-	assert_int_equal(
-	    sites__entry(code, sizeof(code), 0xcd0820, BIT(KVS_REG_RBX) | BIT(KVS_REG_R14), &site),
-	    0);
-	assert_int_equal(site.vaddr, 0xcd0824);
-	assert_int_equal(site.cost, SITE_COST_EMULATED);
-	assert_int_equal(code[0xcd083f - 0xcd0820], 0x90);
-	assert_int_equal(sites__classify(code + 0x1f, sizeof(code) - 0x1f), SITE_COST_EMULATED);
-}
-
-static void test_etcd_tick_election(void **state)
-{
-	static const uint8_t lea_r12[] = {0x4c, 0x8d, 0xa4, 0x24};
-	uint8_t code[256];
-	struct probe_site site;
-	(void)state;
-	if (!etcd_read(0xabf0a0, code, sizeof(code), lea_r12, sizeof(lea_r12)))
-		skip();
-	assert_int_equal(
-	    sites__entry(code, sizeof(code), 0xabf0a0, BIT(KVS_REG_RAX) | BIT(KVS_REG_R14), &site),
-	    0);
-	assert_int_equal(site.vaddr, 0xabf0ac);
-	assert_int_equal(site.cost, SITE_COST_EMULATED);
-}
-
-static void test_etcd_wal_sync(void **state)
-{
-	uint8_t code[960];
-	struct probe_site out[8];
-	(void)state;
-	static const uint8_t lea_r12[] = {0x4c, 0x8d, 0xa4, 0x24};
-	if (!etcd_read(0xb79ca0, code, sizeof(code), lea_r12, sizeof(lea_r12)))
-		skip();
-	size_t len = sites__trim_padding(code, sizeof(code));
-	assert_int_equal(code[0xb79d41 - 0xb79ca0], 0xe8);
-	assert_int_equal(sites__call_returns(code, len, 0xb79ca0, 0xb31d60,
-					     BIT(KVS_REG_RAX) | BIT(KVS_REG_RBX), out, 8),
-			 1);
-	assert_true(out[0].vaddr > 0xb79d41);
-	/* mov [rsp+0x68],rax: every later candidate is as dear, so the first. */
-	assert_int_equal(out[0].vaddr, 0xb79d46);
-	/* With nothing to keep, the window reaches the nop before the next call. */
-	assert_int_equal(sites__call_returns(code, len, 0xb79ca0, 0xb31d60, 0, out, 8), 1);
-	assert_int_equal(out[0].vaddr, 0xb79d5f);
-	assert_int_equal(out[0].cost, SITE_COST_EMULATED);
-	assert_int_equal(sites__rets(code, len, 0xb79ca0, out, 8), 3);
-	assert_int_equal(out[0].vaddr, 0xb7a00a);
-	assert_int_equal(out[1].vaddr, 0xb7a01e);
-	assert_int_equal(out[2].vaddr, 0xb7a02e);
-}
-
-static void test_etcd_run_func4(void **state)
-{
-	static const uint8_t mov_rcx[] = {0x48, 0x8b, 0x4a, 0x08};
-	uint8_t code[32];
-	struct probe_site site;
-	(void)state;
-	if (!etcd_read(0xc19200, code, sizeof(code), mov_rcx, sizeof(mov_rcx)))
-		skip();
-	size_t len = sites__trim_padding(code, sizeof(code));
-	assert_int_equal(len, 9);
-	assert_int_equal(sites__entry(code, len, 0xc19200, BIT(KVS_REG_RAX), &site), 0);
-	assert_int_equal(site.vaddr, 0xc19200);
-	assert_int_equal(site.cost, SITE_COST_SINGLESTEP);
-	assert_int_equal(sites__rets(code, sizeof(code), 0xc19200, &site, 1), 1);
-	assert_int_equal(site.vaddr, 0xc19208);
+		assert_int_equal(sites__entry(code, len, fs.vaddr, live, &site), 0);
+		assert_int_equal(site.cost, SITE_COST_EMULATED);
+		assert_true(strncmp(site.insn, "jbe ", 4) == 0);
+		assert_true(site.vaddr > fs.vaddr && site.vaddr < fs.vaddr + 16);
+		free(code);
+		symtab__close(st);
+	}
 }
 
 int main(void)
@@ -507,11 +653,11 @@ int main(void)
 	    cmocka_unit_test(test_rets),
 	    cmocka_unit_test(test_call_returns),
 	    cmocka_unit_test(test_fuzz_random_bytes),
-	    cmocka_unit_test(test_etcd_range_handler),
-	    cmocka_unit_test(test_etcd_server_reporter_handled),
-	    cmocka_unit_test(test_etcd_tick_election),
-	    cmocka_unit_test(test_etcd_wal_sync),
-	    cmocka_unit_test(test_etcd_run_func4),
+	    cmocka_unit_test(test_call_values),
+	    cmocka_unit_test(test_call_values_two),
+	    cmocka_unit_test(test_stack_stores),
+	    cmocka_unit_test(test_fixture_wal_sync),
+	    cmocka_unit_test(test_fixture_handler_entry),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@ imports what it needs from here (`from kvtest import Agent, Cluster`).
 """
 
 from .agent import Agent, quiet_counts
+from .builds import ETCD, build_line, etcd_build
 from .bpf import BpfFds, bpf_fds, bpf_ids_alive, bpftool_json, kvscope_links, uprobe_events
 from .cluster import Cluster
 from .etcdload import MAX_REQUEST_BYTES, drive_load
@@ -31,6 +32,7 @@ from .resp import RedisError, Resp
 from .wait import Fatal, wait_for
 
 __all__ = [
+    "ETCD", "build_line", "etcd_build",
     "Agent", "quiet_counts", "BpfFds", "bpf_fds", "bpf_ids_alive", "bpftool_json",
     "kvscope_links", "uprobe_events", "Cluster", "MAX_REQUEST_BYTES", "drive_load",
     "CODE_NAMES", "CODE_TO_STATUS", "DEFAULT_STATUS", "GRPC_TO_STATUS", "by_method", "delta",
