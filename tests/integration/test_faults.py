@@ -297,10 +297,11 @@ def series_bound(targets):
                               leader, elections                       8
       disk_sync_duration      3 syscalls x 4 file classes x 20       240
       disk read/written bytes 2 x 4 file classes                      8
-    plus the agent's own: 5 lost reasons, 4 attach errors, build info,
-    series, scrape success and duration, in-flight, 6 process_* = 20."""
+    plus the agent's own: 5 lost reasons, 5 attach errors, build info,
+    series, scrape success and duration, in-flight, slots reclaimed,
+    6 process_* = 22."""
     per_target = 60 + 90 + 5 + 12 + 8 + 240 + 8
-    return targets * per_target + 20
+    return targets * per_target + 22
 
 
 def main():
