@@ -98,15 +98,6 @@ void procevents__ignore(struct procevents *pe, const struct kvs_exe_key *exe)
 	bpf_map_update_elem(bpf_map__fd(pe->skel->maps.ignored), exe, &one, BPF_ANY);
 }
 
-void procevents__unignore_all(struct procevents *pe)
-{
-	int fd = bpf_map__fd(pe->skel->maps.ignored);
-	struct kvs_exe_key key;
-
-	while (bpf_map_get_next_key(fd, NULL, &key) == 0)
-		bpf_map_delete_elem(fd, &key);
-}
-
 void procevents__track(struct procevents *pe, pid_t pid, bool on)
 {
 	int fd = bpf_map__fd(pe->skel->maps.tracked);

@@ -28,8 +28,6 @@ void procevents__close(struct procevents *pe);
 int procevents__poll(struct procevents *pe, int timeout_ms, procevents_fn fn, void *ctx);
 /* Execs of this executable send nothing from now on. */
 void procevents__ignore(struct procevents *pe, const struct kvs_exe_key *exe);
-/* Forgets every ignored executable (after a binary changed under its inode, say). */
-void procevents__unignore_all(struct procevents *pe);
 /* Sends the exit of pid (a target), or stops sending it. */
 void procevents__track(struct procevents *pe, pid_t pid, bool on);
 /* Events lost so far because the ring buffer was full. */

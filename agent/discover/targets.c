@@ -12,6 +12,12 @@
 #include "discover/targets.h"
 
 #define ARGS_MAX (256 * 1024)
+/*
+ * Every this many scans the seen pids are forgotten and looked at once more:
+ * a pid reused between two scans by a process that never exec'd (a forked
+ * daemon) is then found too. One minute with events, 7.5 s when polling.
+ */
+#define SEEN_REFRESH_SCANS 30
 
 static const char *const attach_error_names[] = {
     [ATTACH_ERR_UNSUPPORTED] = "unsupported_binary",
@@ -282,6 +288,7 @@ static void let_go(struct discovery *d, int slot)
 	pthread_mutex_unlock(&t->lock);
 	if (d->events)
 		procevents__track(d->events, tg->pid, false);
+	pidset__remove(&d->seen, tg->pid); /* whoever gets the pid next gets a look */
 	snprintf(pid, sizeof(pid), "%d", (int)tg->pid);
 	log_msg(LOG_INFO, "target exited", "target", tg->name, "pid", pid, NULL);
 }
@@ -345,11 +352,10 @@ void discovery__scan(struct discovery *d)
 	uint64_t lost = d->events ? procevents__lost(d->events) : 0;
 
 	notice_exits(d);
-	if (lost != d->lost_seen) {
-		/* an exec may be among the lost events: look at every pid again */
+	/* an exec may be among lost events: look at every pid again */
+	if (lost != d->lost_seen || ++d->scans % SEEN_REFRESH_SCANS == 0)
 		pidset__clear(&d->seen);
-		d->lost_seen = lost;
-	}
+	d->lost_seen = lost;
 	pidset__begin(&d->seen);
 	if (procfs_each_pid(d->procfs, scan_pid, d) == 0)
 		pidset__sweep(&d->seen);

@@ -32,6 +32,7 @@ struct discovery {
 	struct target_policy policy;
 	struct pidset seen; /* pids looked at since their last exec */
 	uint64_t lost_seen; /* events lost, as of the last scan */
+	unsigned scans;
 	pid_t self;
 };
 
