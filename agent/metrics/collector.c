@@ -420,6 +420,10 @@ static void write_self(struct render *r)
 
 		expo__sample_u64(r->out, "kvscope_attach_errors_total", l, 1, t->attach_errors[e]);
 	}
+	expo__family(r->out, "kvscope_targets_reclaimed_total", "counter",
+		     "Target slots given back after their process was gone for "
+		     "--target.reclaim-after.");
+	expo__sample_u64(r->out, "kvscope_targets_reclaimed_total", NULL, 0, t->reclaimed);
 	expo__family(r->out, "kvscope_inflight_requests", "gauge",
 		     "Requests started and not yet ended, as of the last sweep.");
 	expo__sample_u64(r->out, "kvscope_inflight_requests", NULL, 0, t->inflight_now);
@@ -469,8 +473,10 @@ void collector__render(void *ctx, struct expo *out)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (!snap)
 		return;
-	snap_rc = map_snapshot__read(snap, c->maps.stats_fd, c->maps.gauges_fd, c->maps.lost_fd);
+	/* under the lock: a slot reclaimed and given to another target meanwhile
+	 * would otherwise show the old target's counts under the new name */
 	pthread_mutex_lock(&c->targets->lock);
+	snap_rc = map_snapshot__read(snap, c->maps.stats_fd, c->maps.gauges_fd, c->maps.lost_fd);
 	for (size_t f = 0; f < sizeof(target_families) / sizeof(target_families[0]); f++) {
 		expo__family(out, target_families[f].name, target_families[f].type,
 			     target_families[f].help);

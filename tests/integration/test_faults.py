@@ -300,4 +300,4 @@ def series_bound(targets):
     plus the agent's own: 5 lost reasons, 4 attach errors, build info,
     series, scrape success and duration, in-flight, 6 process_* = 20."""
     per_target = 60 + 90 + 5 + 12 + 8 + 240 + 8
-    return targets * per_target + 20
+    return targets * per_target + 22

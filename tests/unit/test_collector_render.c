@@ -64,8 +64,7 @@ static void add_target(struct fixture *f, int slot, const char *profile, const c
 	snprintf(t->name, sizeof(t->name), "%s", name);
 	snprintf(t->version, sizeof(t->version), "%s",
 		 strcmp(p->store, "etcd") == 0 ? "3.4.23" : "7.0.15");
-	snprintf(t->exe, sizeof(t->exe), "/usr/bin/%s",
-		 strcmp(p->store, "etcd") == 0 ? "etcd" : "redis-server");
+	t->exe = strdup(strcmp(p->store, "etcd") == 0 ? "/usr/bin/etcd" : "/usr/bin/redis-server");
 	t->pid = pid;
 	t->alive = alive;
 	t->attached = alive;
@@ -236,6 +235,8 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
+	for (int i = 0; i < KVS_MAX_TARGETS; i++)
+		free(f->table.slots[i].exe);
 	close(f->c.maps.stats_fd);
 	close(f->c.maps.gauges_fd);
 	close(f->c.maps.lost_fd);
