@@ -32,7 +32,7 @@ BUDGET_SECONDS = 170  # the whole scenario; run.sh kills it a little later
 THREADS = 4
 KEYS = 400
 ROOT_PW, READER_PW = "fidelity-root", "fidelity-reader"
-TABLE_PATH = os.path.join(ROOT, "build", "fidelity.md")
+TABLE_PATH = os.environ.get("FIDELITY_TABLE") or os.path.join(ROOT, "build", "fidelity.md")
 
 # gRPC code number -> HTTP-style status, as profiles/etcd-3.4.yaml maps them.
 CODE_TO_STATUS = {0: "200", 1: "499", 2: "500", 3: "400", 4: "504", 5: "404", 6: "409",
