@@ -93,8 +93,9 @@ fetch_one() {
 # The binary runs on this system's libc and says its version.
 check_runs() {
 	local bin=$1 version=$2 flag=$3 out
-	out=$(GOTOOLCHAIN=local "$bin" "$flag" 2>&1 | head -3) || die "$bin $flag failed: $out"
-	grep -q "$version" <<<"$out" || die "$bin $flag does not say $version: $out"
+	# the whole output first: a reader that stops early would make it fail with SIGPIPE
+	out=$(GOTOOLCHAIN=local "$bin" "$flag" 2>&1) || die "$bin $flag failed: $(head -3 <<<"$out")"
+	grep -q "$version" <<<"$out" || die "$bin $flag does not say $version: $(head -3 <<<"$out")"
 }
 
 ensure() {
