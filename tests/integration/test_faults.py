@@ -289,15 +289,18 @@ class FaultSuite(unittest.TestCase):
 def series_bound(targets):
     """Most series `targets` etcd targets can make, from etcd's profile and
     the agent's fixed families:
-      requests_total          5 methods x 12 distinct statuses       60
-      request_duration        5 methods x (16 buckets + sum + count) 90
-      request_disk_wait       5 methods                               5
+      requests_total          20 methods x 12 distinct statuses      240
+      request_duration        20 methods x (16 buckets + sum + count) 360
+      request_disk_wait       20 methods                              20
       storage_operations      6 operations x (ok, error)             12
-      target/raft gauges      up, info, attached, size, term, commit,
-                              leader, elections                       8
+      target/raft gauges      up, info, attached, size, in-use size,
+                              term, commit, applied, leader,
+                              has-leader, elections                  11
+      process_*               cpu, resident memory, open fds          3
       disk_sync_duration      3 syscalls x 4 file classes x 20       240
       disk read/written bytes 2 x 4 file classes                      8
-    plus the agent's own: 5 lost reasons, 4 attach errors, build info,
-    series, scrape success and duration, in-flight, 6 process_* = 20."""
-    per_target = 60 + 90 + 5 + 12 + 8 + 240 + 8
-    return targets * per_target + 22
+    plus the agent's own: 5 lost reasons, 7 attach errors, build info,
+    series, scrape success and duration, in-flight, reclaimed slots,
+    6 process_* = 24."""
+    per_target = 240 + 360 + 20 + 12 + 11 + 3 + 240 + 8
+    return targets * per_target + 24
