@@ -293,6 +293,8 @@ class ContainerSuite(unittest.TestCase):
         assert progs and links, "answered before its BPF programs and links were in place"
         assert "kvstore_target_up" in answers()
         assert http_get(self.agent.url + "/healthz").strip() == "ok"
+        # ready once the first discovery pass has run, as the readiness probe asks
+        wait_for(lambda: http_get(self.agent.url + "/ready", timeout=2), 10, what="/ready")
 
     def test_runs_as_the_manifest_says(self):
         """What the kernel reports of the running container equals the

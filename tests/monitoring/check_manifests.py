@@ -116,7 +116,7 @@ def check_container(rep, c):
     rep.check(live.get("path") == "/healthz" and live.get("port") in (2112, "metrics"),
               "liveness probe GETs /healthz on :2112", f"livenessProbe.httpGet {live}")
     ready = c.get("readinessProbe", {}).get("httpGet", {})
-    rep.check(ready.get("path") == "/metrics", "readiness probe GETs /metrics", f"readinessProbe.httpGet {ready}")
+    rep.check(ready.get("path") == "/ready", "readiness probe GETs /ready", f"readinessProbe.httpGet {ready}")
     ports = {p.get("containerPort") for p in c.get("ports", [])}
     rep.check(2112 in ports, "container exposes 2112", f"ports {ports}")
 
