@@ -63,9 +63,10 @@ class TenantSuite(unittest.TestCase):
             raise
         print("  tenant: %s (uid %d); cluster %s" % (TENANT, tenant_uid(), self.tag))
 
-    def start_agent(self, *flags):
+    @classmethod
+    def start_agent(cls, *flags):
         agent = Agent([], *flags)
-        self.agents.append(agent)
+        cls.agents.append(agent)
         return agent
 
     def stop_agent(self, agent):
