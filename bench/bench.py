@@ -147,7 +147,7 @@ def process_phase(ctx):
         procs.wait_for(lambda ep=ep: subprocess.run(
             ["etcdctl", "--endpoints", ep, "endpoint", "health"], capture_output=True,
             env=dict(os.environ, ETCDCTL_API="3"), timeout=10).returncode == 0,
-            60, "etcd at %s" % ep)
+            60, what="etcd at %s" % ep)
     out = []
     for n in ctx.scale:
         r = kvscope_run(ctx, pids[:n], eps[:n], 10000, "proc%d" % n, 50, True)
@@ -181,7 +181,7 @@ def guarded(res, name, phase, ctx):
     rounds still get reported."""
     try:
         return phase(ctx)
-    except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+    except (AssertionError, RuntimeError, OSError, subprocess.SubprocessError) as e:
         log("%s phase failed: %s" % (name, e))
         res.setdefault("failures", []).append("%s: %s" % (name, e))
         return []

@@ -30,24 +30,6 @@ def status_kib(pid, key):
     return 0
 
 
-def bpf_ids(pid):
-    """(prog_ids, map_ids) that a process holds file descriptors for."""
-    progs, maps = set(), set()
-    fdinfo = "/proc/%d/fdinfo" % pid
-    for fd in os.listdir(fdinfo):
-        try:
-            with open(os.path.join(fdinfo, fd)) as f:
-                for line in f:
-                    key, _, val = line.partition(":")
-                    if key == "prog_id":
-                        progs.add(int(val))
-                    elif key == "map_id":
-                        maps.add(int(val))
-        except OSError:
-            continue  # fd closed while listing
-    return progs, maps
-
-
 def bpftool_json(*args):
     out = subprocess.run(["bpftool", "-j", *args], capture_output=True, text=True, timeout=30)
     return json.loads(out.stdout or "[]") if out.returncode == 0 else []

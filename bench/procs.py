@@ -5,11 +5,11 @@ stops it by PID, whatever way the run ends."""
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 
-from measure import Scraper, bpf_ids, cpu_seconds, metric_sum
+from kvtest import Fatal, bpf_fds, free_ports, wait_for
+from measure import Scraper, cpu_seconds, metric_sum
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 CLUSTER_SH = os.path.join(ROOT, "tests", "integration", "cluster.sh")
@@ -45,16 +45,6 @@ def stop_process(p, sig=signal.SIGTERM, timeout=15):
             p.kill()
             p.wait()
     return p.returncode
-
-
-def free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 def read_env(path):
@@ -111,10 +101,6 @@ def run_load(loadgen, endpoints, requests, put_percent, max_seconds, concurrency
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-class Fatal(RuntimeError):
-    """A failure that waiting longer cannot mend (the process died)."""
-
-
 def died(p, what, log_path):
     tail = ""
     try:
@@ -123,21 +109,6 @@ def died(p, what, log_path):
     except OSError:
         pass
     return Fatal("%s exited %s:\n%s" % (what, p.returncode, tail))
-
-
-def wait_for(pred, timeout, what):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        try:
-            if pred():
-                return
-        except Fatal:
-            raise
-        except Exception as e:  # not answering yet
-            last = e
-        time.sleep(0.1)
-    raise RuntimeError("timed out after %ds waiting for %s (%r)" % (timeout, what, last))
 
 
 def wait_settled(pid, timeout=20.0, window=0.5, busy_pct=5.0):
@@ -170,8 +141,8 @@ def start_kvscope(reg, kvscope, pids, workdir, tag):
         return metric_sum(sc.get()[1], "kvscope_target_attached") >= len(pids)
 
     try:
-        wait_for(attached, 60, "kvscope to attach to %d targets" % len(pids))
-    except RuntimeError as e:
+        wait_for(attached, 60, what="kvscope to attach to %d targets" % len(pids))
+    except AssertionError as e:  # timed out
         with open(log.name) as f:
             raise Fatal("%s; kvscope's log ends:\n%s" % (e, "".join(f.readlines()[-8:])))
     finally:
@@ -193,8 +164,8 @@ def start_bpftrace(reg, script_path, workdir, tag, expected_probes):
             raise died(p, "bpftrace", out_path)
         with open(out_path) as f:
             started = "Attaching" in f.read()
-        return started and len(bpf_ids(p.pid)[0]) >= expected_probes
+        return started and len(bpf_fds(p.pid).progs) >= expected_probes
 
-    wait_for(loaded, 120, "bpftrace to attach %d probes" % expected_probes)
+    wait_for(loaded, 120, what="bpftrace to attach %d probes" % expected_probes)
     wait_settled(p.pid)  # also lets the last uprobe land: attach follows load
     return p, out_path

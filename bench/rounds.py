@@ -9,6 +9,7 @@ import time
 
 import measure
 import procs
+from kvtest import bpf_fds
 
 AGENTS = ("none", "kvscope", "bpftrace", "floor")
 LOADS = {"put-heavy": 90, "range-heavy": 10}  # share of puts; the rest are ranges
@@ -48,7 +49,7 @@ class Agent:
         self.progs, self.maps = set(), set()
         self.scraper = None
         if proc is not None:
-            self.progs, self.maps = measure.bpf_ids(proc.pid)
+            _, self.progs, self.maps = bpf_fds(proc.pid)
         if port is not None:
             self.scraper = PeriodicScrape(port)
             self.scraper.start()

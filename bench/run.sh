@@ -30,4 +30,5 @@ fi
 mountpoint -q /sys/kernel/tracing 2>/dev/null || mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true
 
 # bench.py stops, by PID, every process it started, whichever way it ends.
+export PYTHONPATH=$root/tests/lib
 exec python3 bench/bench.py

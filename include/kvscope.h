@@ -10,7 +10,7 @@
 
 #define KVS_MAX_BUCKETS	 32 /* finite histogram bounds; +Inf is one more slot */
 #define KVS_MAX_DEREF	 4  /* pointer hops from a register to a value */
-#define KVS_MAX_READS	 4  /* values one gauge site can read */
+#define KVS_MAX_READS	 6  /* values one gauge site can read */
 #define KVS_MAX_SITES	 1024
 #define KVS_MAX_TARGETS	 256
 #define KVS_MAX_LABELS	 256 /* methods or storage operations per profile */
@@ -58,6 +58,10 @@ enum kvs_gauge {
 	KVS_GAUGE_RAFT_COMMIT_INDEX,
 	KVS_GAUGE_RAFT_STATE,
 	KVS_GAUGE_STORAGE_SIZE,
+	KVS_GAUGE_RAFT_LEAD, /* the leader's member ID as this member knows it; 0: none */
+	KVS_GAUGE_RAFT_APPLIED_INDEX,
+	KVS_GAUGE_STORAGE_SIZE_IN_USE,
+	KVS_GAUGE_CLUSTER_ID, /* shown as kvstore_target_info's cluster label */
 	KVS_GAUGE_COUNT,
 };
 

@@ -87,10 +87,4 @@ struct kvs_sc_start {
 	__u32 pad;
 };
 
-/* Process events that wake discovery. */
-struct kvs_proc_event {
-	__u32 pid;
-	__u32 kind; /* 1 exec, 2 exit */
-};
-
 #endif

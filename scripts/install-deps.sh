@@ -9,9 +9,10 @@ packages=(
 	libcmocka-dev libgnutls28-dev libcap-dev libcrypt-dev libclang-rt-14-dev
 	openssl
 	etcd-server etcd-client golang-go prometheus prometheus-alertmanager prometheus-node-exporter
-	python3-yaml bpftrace golang-google-grpc-dev golang-google-protobuf-dev
+	python3-yaml python3-pyflakes bpftrace golang-google-grpc-dev golang-google-protobuf-dev
 	qemu-system-x86 debootstrap e2fsprogs
 	curl python3 procps iproute2 util-linux redis-server redis-tools
+	podman runc conmon catatonit uidmap slirp4netns fuse-overlayfs netavark aardvark-dns iptables
 )
 
 missing=()

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,9 @@ enum {
 	OPT_PID,
 	OPT_EXE,
 	OPT_NAME,
+	OPT_UID,
+	OPT_CGROUP,
+	OPT_RECLAIM,
 	OPT_MAX_TARGETS,
 	OPT_INTERVAL,
 	OPT_VERSION,
@@ -44,6 +48,9 @@ static const struct option long_options[] = {
     {"pid", required_argument, NULL, OPT_PID},
     {"target.exe", required_argument, NULL, OPT_EXE},
     {"target.name", required_argument, NULL, OPT_NAME},
+    {"target.uid", required_argument, NULL, OPT_UID},
+    {"target.cgroup", required_argument, NULL, OPT_CGROUP},
+    {"target.reclaim-after", required_argument, NULL, OPT_RECLAIM},
     {"max-targets", required_argument, NULL, OPT_MAX_TARGETS},
     {"discovery.interval", required_argument, NULL, OPT_INTERVAL},
     {"inflight.max-age", required_argument, NULL, OPT_INFLIGHT_AGE},
@@ -73,6 +80,7 @@ void cli_defaults(struct config *cfg)
 	cfg->nbuckets = (int)(sizeof(default_buckets) / sizeof(default_buckets[0]));
 	memcpy(cfg->buckets, default_buckets, sizeof(default_buckets));
 	cfg->max_targets = 64;
+	cfg->reclaim_after_s = 300;
 	cfg->discovery_interval_s = 0.25;
 	cfg->inflight_max_age_s = 300;
 	cfg->trace_interval_s = 1;
@@ -99,8 +107,14 @@ void cli_usage(FILE *f)
 	    "  --path.procfs=/proc             procfs mount point\n"
 	    "  --histogram.buckets=LIST        request latency bounds in seconds, comma-separated\n"
 	    "  --target.pid=PID                watch only these processes (repeatable, or a list)\n"
-	    "  --target.exe=GLOB               watch only executables matching GLOB\n"
-	    "  --target.name=GLOB              watch only targets whose name matches GLOB\n"
+	    "  --target.uid=UID                watch only processes of these owners (repeatable,\n"
+	    "                                  or a list; real and effective uid must match)\n"
+	    "  --target.exe=GLOB               watch only executables matching GLOB (repeatable)\n"
+	    "  --target.cgroup=GLOB            watch only processes whose cgroup matches GLOB\n"
+	    "                                  (repeatable; e.g. '/kubepods*' for pods only)\n"
+	    "  --target.name=GLOB              watch only targets whose name matches GLOB "
+	    "(repeatable)\n"
+	    "  --target.reclaim-after=5m       give back a gone target's slot after this long\n"
 	    "  --max-targets=64                most targets to watch at once\n"
 	    "  --discovery.interval=250ms      how often to look for new and exited processes\n"
 	    "  --inflight.max-age=5m           drop a request unfinished this long as stale\n"
@@ -184,6 +198,42 @@ static int parse_pids(const char *s, struct config *cfg)
 	return rc;
 }
 
+static int parse_uids(const char *s, struct config *cfg)
+{
+	char *copy = strdup(s), *save = NULL, *tok;
+	int rc = 0;
+
+	/* strtok_r would skip empty items: "0,,1000" is a typo */
+	if (!copy || !*s || *s == ',' || s[strlen(s) - 1] == ',' || strstr(s, ",,")) {
+		free(copy);
+		return -1;
+	}
+	for (tok = strtok_r(copy, ",", &save); tok && !rc; tok = strtok_r(NULL, ",", &save)) {
+		char *end;
+		unsigned long uid;
+
+		errno = 0;
+		uid = strtoul(tok, &end, 10);
+		/* (uid_t)-1 means "no uid" to the kernel: never an owner */
+		if (errno || *end || end == tok || tok[0] == '-' || uid >= UINT32_MAX ||
+		    cfg->nuids == CLI_MAX_UIDS)
+			rc = -1;
+		else
+			cfg->uids[cfg->nuids++] = (uid_t)uid;
+	}
+	free(copy);
+	return rc;
+}
+
+/* One more glob of a repeatable flag; an empty one is a mistake. */
+static int add_glob(const char *arg, const char **list, int *n)
+{
+	if (!arg[0] || *n == CLI_MAX_GLOBS)
+		return -1;
+	list[(*n)++] = arg;
+	return 0;
+}
+
 static int parse_int(const char *s, int lo, int hi, int *out)
 {
 	char *end;
@@ -224,11 +274,20 @@ static int apply_option(int opt, const char *arg, struct config *cfg)
 	case OPT_PID:
 		return parse_pids(arg, cfg);
 	case OPT_EXE:
-		cfg->target_exe = arg;
-		return 0;
+		return add_glob(arg, cfg->exe_globs, &cfg->nexe);
 	case OPT_NAME:
-		cfg->target_name = arg;
-		return 0;
+	case OPT_TRACE_TARGET:
+		if (!cfg->target_name)
+			cfg->target_name = arg;
+		return add_glob(arg, cfg->name_globs, &cfg->nname);
+	case OPT_UID:
+		return parse_uids(arg, cfg);
+	case OPT_CGROUP:
+		return add_glob(arg, cfg->cgroup_globs, &cfg->ncgroup);
+	case OPT_RECLAIM:
+		return cli_parse_duration(arg, &cfg->reclaim_after_s) || cfg->reclaim_after_s < 1
+			   ? -1
+			   : 0;
 	case OPT_MAX_TARGETS:
 		return parse_int(arg, 1, KVS_MAX_TARGETS, &cfg->max_targets);
 	case OPT_INTERVAL:
@@ -241,9 +300,6 @@ static int apply_option(int opt, const char *arg, struct config *cfg)
 			       cfg->inflight_max_age_s < 1
 			   ? -1
 			   : 0;
-	case OPT_TRACE_TARGET:
-		cfg->target_name = arg;
-		return 0;
 	case OPT_TRACE_METHOD:
 		cfg->trace_method = arg;
 		return 0;

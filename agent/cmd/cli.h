@@ -13,7 +13,9 @@
 #include "common/kvscope_types.h"
 #include "common/log.h"
 
-#define CLI_MAX_PIDS 64
+#define CLI_MAX_PIDS  64
+#define CLI_MAX_UIDS  64
+#define CLI_MAX_GLOBS 16
 
 enum cli_command { CMD_RUN, CMD_PROBES, CMD_CHECK, CMD_TRACE, CMD_HELP, CMD_VERSION };
 
@@ -28,10 +30,19 @@ struct config {
 	const char *procfs;
 	double buckets[KVS_MAX_BUCKETS];
 	int nbuckets;
+	/* the selection policy: each list that is given must match */
 	pid_t pids[CLI_MAX_PIDS];
 	int npids;
-	const char *target_exe;
-	const char *target_name;
+	uid_t uids[CLI_MAX_UIDS];
+	int nuids;
+	const char *exe_globs[CLI_MAX_GLOBS];
+	int nexe;
+	const char *cgroup_globs[CLI_MAX_GLOBS];
+	int ncgroup;
+	const char *name_globs[CLI_MAX_GLOBS];
+	int nname;
+	const char *target_name; /* the first name glob (trace's --target), for messages */
+	double reclaim_after_s;	 /* a target gone this long gives its slot back */
 	int max_targets;
 	double discovery_interval_s;
 	double inflight_max_age_s; /* a request unfinished for this long is dropped as stale */

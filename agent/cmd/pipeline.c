@@ -3,21 +3,39 @@
 
 #include "cmd/pipeline.h"
 #include "common/errmsg.h"
+#include "common/log.h"
 
-static struct target_filter filter_of(const struct config *cfg)
+static struct target_policy policy_of(const struct config *cfg)
 {
-	return (struct target_filter){.pids = cfg->pids,
+	return (struct target_policy){.pids = cfg->pids,
 				      .npids = cfg->npids,
-				      .exe_glob = cfg->target_exe,
-				      .name_glob = cfg->target_name};
+				      .uids = cfg->uids,
+				      .nuids = cfg->nuids,
+				      .exe_globs = cfg->exe_globs,
+				      .nexe = cfg->nexe,
+				      .cgroup_globs = cfg->cgroup_globs,
+				      .ncgroup = cfg->ncgroup,
+				      .name_globs = cfg->name_globs,
+				      .nname = cfg->nname};
+}
+
+/* Cgroup globs name the host's paths: see them as the host does, not from a pod's namespace. */
+static void host_cgroup_view(const struct config *cfg)
+{
+	char err[256];
+
+	if (cfg->ncgroup && policy__host_cgroup_view(cfg->procfs, err, sizeof(err)))
+		log_msg(LOG_WARN, "cgroup paths are seen from kvscope's own cgroup namespace",
+			"err", err, NULL);
 }
 
 int pipeline__open(struct pipeline *p, const struct config *cfg, const struct pipeline_opts *o,
 		   char *err, size_t errlen)
 {
-	struct target_filter filter = filter_of(cfg);
+	struct target_policy policy = policy_of(cfg);
 	char why[512];
 
+	host_cgroup_view(cfg);
 	if (catalog__load(&p->catalog, cfg->profile_dir, false))
 		return errmsg(err, errlen, "cannot load profiles");
 	target_table__init(&p->targets, cfg->max_targets);
@@ -28,7 +46,7 @@ int pipeline__open(struct pipeline *p, const struct config *cfg, const struct pi
 	if (!p->binaries)
 		return errmsg(err, errlen, "out of memory for the binary cache");
 	discovery__init(&p->discovery, &p->targets, &p->catalog, p->binaries, p->bpf, cfg->procfs,
-			&filter);
+			&policy);
 	return 0;
 }
 
@@ -40,6 +58,8 @@ int pipeline__open_disk(struct pipeline *p, struct kernel_features *f, enum sysc
 
 void pipeline__close(struct pipeline *p)
 {
+	discovery__close(&p->discovery);
+	target_table__free(&p->targets);
 	disk__close(p->disk);
 	binary_cache__free(p->binaries);
 	attach__close(p->bpf);

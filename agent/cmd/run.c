@@ -102,10 +102,12 @@ static void start_events(struct daemon *d)
 {
 	char err[256];
 
-	if (procevents__open(&d->events, err, sizeof(err)))
+	if (procevents__open(&d->events, err, sizeof(err))) {
 		log_msg(LOG_WARN, "process events unavailable, polling /proc", "err", err, NULL);
-	else
-		log_msg(LOG_INFO, "process events: sched_process_exec/exit tracepoints", NULL);
+		return;
+	}
+	discovery__set_events(&d->pipe.discovery, d->events);
+	log_msg(LOG_INFO, "process events: sched_process_exec/exit tracepoints", NULL);
 }
 
 static int load_web_config(struct daemon *d, const struct config *cfg)
@@ -163,11 +165,13 @@ static int daemon_start(struct daemon *d, const struct config *cfg)
 		return -1;
 	/* targets first: verifying the syscall programs takes a second or two */
 	discovery__scan(&d->pipe.discovery);
+	http_server__set_ready(d->http);
 	if (!stopsig__requested())
 		start_disk(d);
 	pthread_mutex_lock(&d->pipe.targets.lock); /* scrapes read it under this lock */
 	d->collector.disk = d->pipe.disk;
 	pthread_mutex_unlock(&d->pipe.targets.lock);
+	discovery__set_disk(&d->pipe.discovery, d->pipe.disk);
 	return 0;
 }
 
@@ -180,34 +184,38 @@ static void daemon_stop(struct daemon *d)
 }
 
 /*
- * Discovery runs on every exec/exit event, again shortly after (an exiting
- * process is still visible when its event fires), and every `fallback`
- * seconds in case an event was lost; without events it polls.
+ * Discovery acts on each exec/exit event as it comes (the event names the
+ * pid); the /proc scan every `fallback` seconds only catches what lost
+ * events missed, and costs nothing for pids already seen. Without events it
+ * polls. Once a second, gone targets past --target.reclaim-after give their
+ * slots back; every 5 s, stale in-flight requests are dropped.
  */
 static void discovery_loop(struct daemon *d, const struct config *cfg)
 {
+	struct discovery *disc = &d->pipe.discovery;
 	double fallback = d->events ? 2.0 : cfg->discovery_interval_s;
-	double next = 0, next_sweep = 0;
+	double next = 0, next_sweep = 0, next_reclaim = 0;
 
 	while (!stopsig__requested()) {
 		double now = now_seconds();
 
 		if (now >= next) {
-			discovery__scan(&d->pipe.discovery);
+			discovery__scan(disc);
 			next = now + fallback;
 		}
 		if (now >= next_sweep) {
-			discovery__sweep(&d->pipe.discovery, cfg->inflight_max_age_s);
+			discovery__sweep(disc, cfg->inflight_max_age_s);
 			next_sweep = now + 5;
 		}
-		int wait_ms = (int)((next - now) * 1000) + 1;
-
-		if (!d->events) {
-			sleep_seconds((double)wait_ms / 1000);
-		} else if (procevents__wait(d->events, wait_ms) > 0) {
-			discovery__scan(&d->pipe.discovery);
-			next = now_seconds() + 0.2;
+		if (now >= next_reclaim) {
+			discovery__reclaim(disc, now, cfg->reclaim_after_s);
+			next_reclaim = now + 1;
 		}
+		double until = next < next_reclaim ? next : next_reclaim;
+		int wait_ms = (int)((until - now) * 1000) + 1;
+
+		if (discovery__wait_events(disc, wait_ms) < 0)
+			sleep_seconds((double)wait_ms / 1000);
 	}
 }
 

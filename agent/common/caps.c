@@ -43,11 +43,16 @@ static bool kept(const cap_value_t *keep, int n, cap_value_t cap)
 	return false;
 }
 
-/* Needs CAP_SETPCAP, so it runs while the effective set still has it. */
+/*
+ * Needs CAP_SETPCAP, so it runs while the effective set still has it. A
+ * capability already out of the bounding set is skipped: a container started
+ * with every capability dropped but the required ones has nothing more to
+ * drop, and no CAP_SETPCAP to drop it with (EPERM even for an absent one).
+ */
 static int drop_bounding(const cap_value_t *keep, int n, char *err, size_t errlen)
 {
 	for (cap_value_t cap = 0; cap < (cap_value_t)cap_max_bits(); cap++) {
-		if (kept(keep, n, cap) || CAP_IS_SUPPORTED(cap) != 1)
+		if (kept(keep, n, cap) || CAP_IS_SUPPORTED(cap) != 1 || cap_get_bound(cap) != 1)
 			continue;
 		if (cap_drop_bound(cap) && errno != EINVAL) {
 			snprintf(err, errlen, "dropping %s from the bounding set: %s",
@@ -105,4 +110,21 @@ int caps__drop_to(const cap_value_t *keep, int n, char *err, size_t errlen)
 		return -1;
 	}
 	return set_process_caps(keep, n, err, errlen);
+}
+
+int caps__drop_thread(char *err, size_t errlen)
+{
+	cap_t none = cap_init();
+	int rc;
+
+	if (!none) {
+		snprintf(err, errlen, "capabilities: %s", strerror(errno));
+		return -1;
+	}
+	/* capset(2) is per thread: libcap without libpsx leaves the others alone */
+	rc = cap_set_proc(none);
+	if (rc)
+		snprintf(err, errlen, "dropping this thread's capabilities: %s", strerror(errno));
+	cap_free(none);
+	return rc ? -1 : 0;
 }

@@ -19,6 +19,14 @@
 int caps__drop_to(const cap_value_t *keep, int n, char *err, size_t errlen);
 
 /*
+ * Clears every capability of the calling thread only (effective, permitted,
+ * inheritable; ambient goes with them): threads it starts afterwards hold
+ * none either, and no exec can give them back under no-new-privileges.
+ * 0, or -1 with a reason in err.
+ */
+int caps__drop_thread(char *err, size_t errlen);
+
+/*
  * What the running agent needs to attach uprobes to targets found later and
  * to read their /proc entries; sets *n.
  */

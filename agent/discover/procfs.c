@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <ctype.h>
+#include <stdint.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -85,6 +86,84 @@ int procfs_parse_stat(const char *buf, char *comm, size_t commlen, uint64_t *sta
 	return 0;
 }
 
+int procfs_parse_uids(const char *buf, uid_t *ruid, uid_t *euid)
+{
+	const char *line = strncmp(buf, "Uid:", 4) == 0 ? buf : strstr(buf, "\nUid:");
+	unsigned long r, e;
+
+	if (line && line != buf)
+		line++;
+	if (!line || sscanf(line + 4, "%lu %lu", &r, &e) != 2 || r > UINT32_MAX || e > UINT32_MAX)
+		return -1;
+	*ruid = (uid_t)r;
+	*euid = (uid_t)e;
+	return 0;
+}
+
+/* The path of a "hierarchy:controllers:path" line if its controllers are `want`. */
+static bool cgroup_line(const char *line, size_t len, const char *want, const char **path,
+			size_t *pathlen)
+{
+	const char *c1 = memchr(line, ':', len), *c2;
+
+	if (!c1)
+		return false;
+	c2 = memchr(c1 + 1, ':', len - (size_t)(c1 + 1 - line));
+	if (!c2 || (size_t)(c2 - c1 - 1) != strlen(want) || memcmp(c1 + 1, want, strlen(want)))
+		return false;
+	*path = c2 + 1;
+	*pathlen = len - (size_t)(c2 + 1 - line);
+	return true;
+}
+
+int procfs_parse_cgroup(const char *buf, char *out, size_t outlen)
+{
+	const char *v2 = NULL, *systemd = NULL, *path;
+	size_t v2len = 0, systemdlen = 0, pathlen;
+
+	for (const char *line = buf; *line;) {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+
+		/* "0::/path" is the unified hierarchy; its hierarchy number is 0 */
+		if (len > 2 && line[0] == '0' && line[1] == ':' &&
+		    cgroup_line(line, len, "", &path, &pathlen)) {
+			v2 = path;
+			v2len = pathlen;
+		} else if (cgroup_line(line, len, "name=systemd", &path, &pathlen)) {
+			systemd = path;
+			systemdlen = pathlen;
+		}
+		line += len + (nl ? 1 : 0);
+	}
+	if (v2 && systemd && v2len == 1 && v2[0] == '/') {
+		v2 = systemd; /* hybrid host: the unified tree may be unused */
+		v2len = systemdlen;
+	}
+	if (!v2 && systemd) {
+		v2 = systemd;
+		v2len = systemdlen;
+	}
+	if (!v2 || !v2len)
+		return -1;
+	copy_bounded(out, outlen, v2, v2len);
+	return 0;
+}
+
+int procfs_owner(const char *procfs, pid_t pid, struct proc_owner *out)
+{
+	char buf[16384]; /* a v1 host lists a dozen hierarchies */
+
+	memset(out, 0, sizeof(*out));
+	if (procfs_read(procfs, pid, "status", buf, sizeof(buf)) < 0 ||
+	    procfs_parse_uids(buf, &out->uid, &out->euid))
+		return -1;
+	if (procfs_read(procfs, pid, "cgroup", buf, sizeof(buf)) < 0 ||
+	    procfs_parse_cgroup(buf, out->cgroup, sizeof(out->cgroup)))
+		snprintf(out->cgroup, sizeof(out->cgroup), "/"); /* no cgroup support */
+	return 0;
+}
+
 ssize_t procfs_read(const char *procfs, pid_t pid, const char *file, char *buf, size_t len)
 {
 	char path[256];
@@ -122,6 +201,9 @@ int procfs_ident(const char *procfs, pid_t pid, struct proc_ident *out)
 	if (procfs_read(procfs, pid, "stat", buf, sizeof(buf)) < 0)
 		return -1;
 	if (procfs_parse_stat(buf, out->comm, sizeof(out->comm), &out->start_time))
+		return -1;
+	/* after the comm: " state ppid ..." (parse_stat found the ')') */
+	if (sscanf(strrchr(buf, ')') + 1, " %*c %d", &out->ppid) != 1)
 		return -1;
 	snprintf(out->exe_link, sizeof(out->exe_link), "%s/%d/exe", procfs, (int)pid);
 	n = readlink(out->exe_link, out->exe, sizeof(out->exe) - 1);

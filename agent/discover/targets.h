@@ -1,90 +1,69 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The watched store processes. A target is a stable name (the member name, or
- * comm-pid); its slot numbers its counters in the BPF maps, so a member that
- * restarts under the same name continues its series.
+ * Discovery: which processes become targets. An exec event names the pid to
+ * look at, a target's exit event the pid to let go; a periodic scan of /proc
+ * is only the safety net for lost events, and does no work for pids it has
+ * already seen. The target table itself is in slots.h.
  */
 #ifndef KVSCOPE_TARGETS_H
 #define KVSCOPE_TARGETS_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "probes/attach.h"
 #include "probes/binary.h"
+#include "probes/disk.h"
+#include "discover/pidset.h"
+#include "discover/policy.h"
+#include "discover/procevents.h"
 #include "discover/procfs.h"
-
-enum attach_error {
-	ATTACH_ERR_UNSUPPORTED, /* a store version a profile is for, but a probe does not place */
-	ATTACH_ERR_VERSION,	/* a store, but no profile is for its version */
-	ATTACH_ERR_PROBE,	/* the kernel refused a uprobe */
-	ATTACH_ERR_GONE,	/* the process exited before it was attached */
-	ATTACH_ERR_LIMIT,	/* --max-targets reached */
-	ATTACH_ERR_COUNT,
-};
-
-struct target {
-	bool used;
-	char name[64];
-	const struct profile *profile;
-	char version[64];
-	char exe[256];
-	pid_t pid;
-	uint64_t start_time;
-	bool alive;
-	bool attached;
-};
-
-struct target_filter {
-	const pid_t *pids; /* only these pids, when npids > 0 */
-	int npids;
-	const char *exe_glob;  /* fnmatch on the executable's path */
-	const char *name_glob; /* fnmatch on the target name */
-};
-
-struct target_table {
-	pthread_mutex_t lock; /* held by discovery while it changes, by scrapes while they read */
-	struct target slots[KVS_MAX_TARGETS];
-	int max_targets;
-	uint64_t attach_errors[ATTACH_ERR_COUNT];
-	uint64_t stale_requests; /* started by a process that exited before they ended */
-	uint64_t inflight_now;	 /* requests in flight at the last sweep */
-	/* processes already reported as unsupported, so each is reported once */
-	struct {
-		pid_t pid;
-		uint64_t start_time;
-	} reported[256];
-	int nreported;
-};
+#include "discover/slots.h"
 
 struct discovery {
 	struct target_table *table;
 	const struct catalog *catalog;
 	struct binary_cache *binaries;
 	struct attach_ctx *bpf;
+	struct disk_ctx *disk;	   /* NULL until the disk probes load, or without them */
+	struct procevents *events; /* NULL: no events, /proc is polled */
 	const char *procfs;
-	struct target_filter filter;
+	struct target_policy policy;
+	struct pidset seen; /* pids looked at since their last exec */
+	uint64_t lost_seen; /* events lost, as of the last scan */
+	unsigned scans;
 	pid_t self;
 };
 
 const char *attach_error_name(enum attach_error e);
 
-void target_table__init(struct target_table *t, int max_targets);
-
-/* Discovery over the procfs at `procfs`, narrowed by `filter` (copied; its strings are not). */
+/* Discovery over the procfs at `procfs` for the processes `policy` admits (copied; its lists are
+ * not). */
 void discovery__init(struct discovery *d, struct target_table *t, const struct catalog *cat,
 		     struct binary_cache *bc, struct attach_ctx *bpf, const char *procfs,
-		     const struct target_filter *filter);
+		     const struct target_policy *policy);
+void discovery__close(struct discovery *d);
+void discovery__set_events(struct discovery *d, struct procevents *events);
+void discovery__set_disk(struct discovery *d, struct disk_ctx *disk);
 
-/* One pass: notices exits, attaches new store processes. */
+/* The safety net: notices exits, looks at pids not seen before. */
 void discovery__scan(struct discovery *d);
+/* Waits up to timeout_ms for process events and acts on each; -1 without events. */
+int discovery__wait_events(struct discovery *d, int timeout_ms);
+/* What an exec / exit event says (exposed for tests; ts_ns 0 means now). */
+void discovery__exec(struct discovery *d, const struct kvs_proc_event *e);
+void discovery__exit(struct discovery *d, pid_t pid, uint64_t ts_ns);
 /* Drops requests in flight for longer than max_age_s (their task is gone). */
 void discovery__sweep(struct discovery *d, double max_age_s);
+/* Gives back the slots of targets gone for `after` seconds; returns how many. */
+int discovery__reclaim(struct discovery *d, double now, double after);
 
-/* The target name a process gets: profile flag, then environment, else comm-pid. */
+/* The target name a process asks for: profile flag, then environment, else comm-pid. */
 void target_name_of(const char *procfs, const struct profile *p, const struct proc_ident *id,
 		    char *out, size_t outlen);
+
+/* CLOCK_MONOTONIC in seconds. */
+double discovery_now(void);
 
 #endif

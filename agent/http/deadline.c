@@ -39,9 +39,10 @@ static void expire_overdue(struct http_deadlines *d)
 
 	for (struct entry *e = d->head.next; e != &d->head; e = e->next) {
 		if (!e->shut && now > e->deadline) {
+			/* counted first: whoever sees the socket shut sees the count */
+			__atomic_fetch_add(&d->expired, 1, __ATOMIC_SEQ_CST);
 			shutdown(e->fd, SHUT_RDWR);
 			e->shut = true;
-			d->expired++;
 		}
 	}
 }
@@ -149,5 +150,5 @@ void http_deadlines__closed(struct http_deadlines *d, void **slot)
 
 unsigned long http_deadlines__expired(const struct http_deadlines *d)
 {
-	return d ? d->expired : 0;
+	return d ? __atomic_load_n(&d->expired, __ATOMIC_SEQ_CST) : 0;
 }

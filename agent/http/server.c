@@ -1,18 +1,23 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The metrics endpoint on libmicrohttpd. One internal polling thread serves
- * every connection, so a scrape renders on that thread; connection, per-IP,
- * memory and time limits keep one client from starving the others.
+ * every connection (four with basic auth); they hold no capability, and a
+ * scrape is rendered on the renderer's thread, which keeps them.
+ * Connection, per-IP, memory and time limits keep one client from starving
+ * the others.
  */
 #include "http/server.h"
 #include "http/deadline.h"
 #include "http/gzip.h"
 #include "http/listen.h"
+#include "http/renderer.h"
 #include "http/tls.h"
+#include "common/caps.h"
 #include "common/log.h"
 
 #include <microhttpd.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -40,9 +45,11 @@ struct http_server {
 	const struct web_config *web;
 	http_render_fn render;
 	void *render_ctx;
+	struct renderer *renderer; /* renders with the capabilities the workers lack */
 	char *telemetry_path;
 	char *landing_page;
 	unsigned port;
+	atomic_bool ready;
 	char tls_priorities[96];
 	/* One exposition reused across scrapes keeps its grown buffer. */
 	pthread_mutex_t expo_lock;
@@ -113,7 +120,7 @@ static int prepare_metrics(struct http_server *srv, struct MHD_Connection *conn,
 	size_t len, gzlen;
 
 	expo__reset(srv->expo);
-	srv->render(srv->render_ctx, srv->expo);
+	renderer__run(srv->renderer, srv->expo);
 	if (expo__failed(srv->expo))
 		return -1;
 	data = expo__data(srv->expo, &len);
@@ -163,21 +170,60 @@ static enum MHD_Result serve_landing(struct http_server *srv, struct MHD_Connect
 	return send_reply(conn, &r);
 }
 
-/* Basic auth against the web config: every path, like the exporters. */
-static bool authorized(const struct web_config *web, struct MHD_Connection *conn)
+/* Basic auth against the web config: every path but the probes, like the exporters. */
+static enum web_auth_result authorized(const struct web_config *web, struct MHD_Connection *conn)
 {
 	char *password = NULL;
 	char *user = MHD_basic_auth_get_username_password(conn, &password);
-	bool ok;
+	enum web_auth_result r;
 
 	/* A missing header costs a bcrypt too: no answer comes back faster. */
-	ok = webconfig__check_password(web, user, password);
+	r = webconfig__authenticate(web, user, password);
 	if (password) {
 		explicit_bzero(password, strlen(password));
 		MHD_free(password);
 	}
 	MHD_free(user);
-	return ok;
+	return r;
+}
+
+/* Every bcrypt slot is taken: answered at once, so scrapes keep their threads. */
+static enum MHD_Result send_busy(struct MHD_Connection *conn)
+{
+	static const char body[] = "429 Too Many Requests: password checks are busy\n";
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(strlen(body), (void *)(uintptr_t)body,
+					       MHD_RESPMEM_PERSISTENT);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE_TEXT);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+	ret = MHD_queue_response(conn, MHD_HTTP_TOO_MANY_REQUESTS, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/*
+ * The orchestrator's probes: they say nothing but whether the agent runs and
+ * has looked for its targets, so they need no password (a kubelet has none
+ * to give). TLS and client certificates still apply: the handshake comes
+ * before any path is read.
+ */
+static bool is_probe_path(const char *url)
+{
+	return strcmp(url, "/healthz") == 0 || strcmp(url, "/ready") == 0;
+}
+
+static enum MHD_Result serve_probe(struct http_server *srv, struct MHD_Connection *conn,
+				   const char *url)
+{
+	if (strcmp(url, "/healthz") == 0)
+		return send_text(conn, MHD_HTTP_OK, "ok\n");
+	if (!atomic_load(&srv->ready))
+		return send_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "not ready\n");
+	return send_text(conn, MHD_HTTP_OK, "ready\n");
 }
 
 static enum MHD_Result send_unauthorized(struct MHD_Connection *conn)
@@ -209,16 +255,22 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, co
 	(void)req_cls;
 	if (!http_tls__client_ok(srv->web, conn))
 		return send_text(conn, MHD_HTTP_FORBIDDEN, "client certificate required\n");
-	if (webconfig__has_users(srv->web) && !authorized(srv->web, conn))
-		return send_unauthorized(conn);
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 		return send_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+	if (is_probe_path(url) && strcmp(url, srv->telemetry_path) != 0)
+		return serve_probe(srv, conn, url);
+	if (webconfig__has_users(srv->web)) {
+		enum web_auth_result r = authorized(srv->web, conn);
+
+		if (r == WEB_AUTH_BUSY)
+			return send_busy(conn);
+		if (r != WEB_AUTH_OK)
+			return send_unauthorized(conn);
+	}
 	if (strcmp(url, srv->telemetry_path) == 0)
 		return serve_metrics(srv, conn);
 	if (strcmp(url, "/") == 0)
 		return serve_landing(srv, conn);
-	if (strcmp(url, "/healthz") == 0)
-		return send_text(conn, MHD_HTTP_OK, "ok\n");
 	return send_text(conn, MHD_HTTP_NOT_FOUND, "404 page not found\n");
 }
 
@@ -321,6 +373,7 @@ static void server_free(struct http_server *srv)
 	if (!srv)
 		return;
 	http_deadlines__free(srv->deadlines);
+	renderer__stop(srv->renderer);
 	expo__free(srv->expo);
 	free(srv->landing_page);
 	free(srv->telemetry_path);
@@ -342,7 +395,8 @@ static struct http_server *server_new(const char *telemetry_path, http_render_fn
 	srv->expo = expo__new();
 	srv->telemetry_path = strdup(telemetry_path);
 	srv->landing_page = build_landing_page(telemetry_path);
-	if (!srv->expo || !srv->telemetry_path || !srv->landing_page) {
+	if (!srv->expo || !srv->telemetry_path || !srv->landing_page ||
+	    renderer__start(&srv->renderer, render, ctx)) {
 		server_free(srv);
 		return NULL;
 	}
@@ -435,6 +489,50 @@ static struct MHD_Daemon *start_daemon(struct http_server *srv, int listen_fd,
 	    extra, MHD_OPTION_END);
 }
 
+struct daemon_start {
+	struct http_server *srv;
+	int listen_fd;
+	const struct http_options *opts;
+	struct MHD_Daemon *daemon;
+	char err[160];
+};
+
+/*
+ * Runs on a thread of its own that first gives up every capability: the
+ * threads MHD starts from here (the workers that parse requests, TLS
+ * handshakes and passwords, and the deadline watchdog) inherit none.
+ */
+static void *start_unprivileged(void *arg)
+{
+	struct daemon_start *ds = arg;
+
+	if (caps__drop_thread(ds->err, sizeof(ds->err)) == 0)
+		ds->daemon = start_daemon(ds->srv, ds->listen_fd, ds->opts);
+	return NULL;
+}
+
+static struct MHD_Daemon *start_daemon_unprivileged(struct http_server *srv, int listen_fd,
+						    const struct http_options *opts, char *err,
+						    size_t errlen)
+{
+	struct daemon_start ds = {.srv = srv, .listen_fd = listen_fd, .opts = opts};
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, start_unprivileged, &ds)) {
+		snprintf(err, errlen, "http: cannot start a thread");
+		return NULL;
+	}
+	pthread_join(t, NULL);
+	if (!ds.daemon)
+		snprintf(err, errlen, "%s", ds.err[0] ? ds.err : "cannot start the HTTP server");
+	return ds.daemon;
+}
+
+pid_t http_server__renderer_tid(const struct http_server *srv)
+{
+	return srv && srv->renderer ? renderer__tid(srv->renderer) : 0;
+}
+
 int http_server__start(const struct http_options *opts, http_render_fn render, void *ctx,
 		       struct http_server **out, char *err, size_t errlen)
 {
@@ -444,6 +542,7 @@ int http_server__start(const struct http_options *opts, http_render_fn render, v
 	    opts && opts->telemetry_path ? opts->telemetry_path : DEFAULT_TELEMETRY_PATH;
 	const struct http_options none = {0};
 	struct http_server *srv;
+	char why[192];
 	int fd;
 
 	if (!render || !out) {
@@ -464,9 +563,9 @@ int http_server__start(const struct http_options *opts, http_render_fn render, v
 		goto err_free;
 	srv->port = http_listen__port(fd);
 	srv->web = opts ? opts->web : NULL;
-	srv->daemon = start_daemon(srv, fd, opts ? opts : &none);
+	srv->daemon = start_daemon_unprivileged(srv, fd, opts ? opts : &none, why, sizeof(why));
 	if (!srv->daemon) {
-		snprintf(err, errlen, "listen %s: cannot start the HTTP server", addr);
+		snprintf(err, errlen, "listen %s: %s", addr, why);
 		close(fd);
 		goto err_free;
 	}
@@ -475,6 +574,12 @@ int http_server__start(const struct http_options *opts, http_render_fn render, v
 err_free:
 	server_free(srv);
 	return -1;
+}
+
+void http_server__set_ready(struct http_server *srv)
+{
+	if (srv)
+		atomic_store(&srv->ready, true);
 }
 
 unsigned http_server__port(const struct http_server *srv)

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The metrics endpoint (libmicrohttpd): telemetry path, landing page at `/`,
- * `/healthz`; gzip when the client accepts it; bounded connections and
- * timeouts so a hostile client cannot starve the others.
+ * `/healthz` and `/ready` (without basic auth: they tell nothing); gzip
+ * when the client accepts it; bounded connections and timeouts so a
+ * hostile client cannot starve the others.
  */
 #ifndef KVSCOPE_HTTP_H
 #define KVSCOPE_HTTP_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "metrics/expo.h"
 #include "http/webconfig.h"
@@ -34,6 +36,10 @@ int http_parse_listen_address(const char *addr, char *host, size_t hostlen, unsi
 
 int http_server__start(const struct http_options *opts, http_render_fn render, void *ctx,
 		       struct http_server **out, char *err, size_t errlen);
+/* /ready answers 200 from now on (503 before): the agent has looked for its targets. */
+void http_server__set_ready(struct http_server *srv);
+/* The thread that renders the exposition, the only one of the server's with capabilities. */
+pid_t http_server__renderer_tid(const struct http_server *srv);
 /* The TCP port the server listens on (useful after binding port 0). */
 unsigned http_server__port(const struct http_server *srv);
 void http_server__stop(struct http_server *srv);

@@ -9,6 +9,7 @@
 #include "http/tls.h"
 
 #include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <string.h>
@@ -50,6 +51,11 @@ int http_tls__priorities(const struct web_config *cfg, char *buf, size_t len)
 	return 0;
 }
 
+/* What a client certificate must be good for (id-kp-clientAuth). */
+static gnutls_typed_vdata_st client_purpose[] = {
+    {.type = GNUTLS_DT_KEY_PURPOSE_OID, .data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT},
+};
+
 static gnutls_session_t session_of(struct MHD_Connection *conn)
 {
 	const union MHD_ConnectionInfo *info =
@@ -77,18 +83,24 @@ void http_tls__on_connection(const struct web_config *cfg, struct MHD_Connection
 		break;
 	case WEB_CLIENT_AUTH_REQUIRE_AND_VERIFY:
 		gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUIRE);
-		/* An untrusted certificate fails the handshake itself. */
-		gnutls_session_set_verify_cert(session, NULL, 0);
+		/* An untrusted certificate, or one not for clients, fails the handshake itself. */
+		gnutls_session_set_verify_cert2(session, client_purpose, 1, 0);
 		break;
 	}
 }
 
-/* Checked against client_ca_file (the trust list libmicrohttpd was given). */
+/*
+ * Checked against client_ca_file (the trust list libmicrohttpd was given)
+ * and for the clientAuth key purpose: a certificate the CA issued to a
+ * server is not a client's. As with Go's crypto/x509, a chain that names
+ * no purpose at all passes.
+ */
 static bool peer_verified(gnutls_session_t session)
 {
 	unsigned status = 0;
 
-	return gnutls_certificate_verify_peers2(session, &status) == 0 && status == 0;
+	return gnutls_certificate_verify_peers(session, client_purpose, 1, &status) == 0 &&
+	       status == 0;
 }
 
 bool http_tls__client_ok(const struct web_config *cfg, struct MHD_Connection *conn)

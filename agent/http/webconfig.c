@@ -364,7 +364,8 @@ int webconfig__load(const char *path, struct web_config *cfg, char *err, size_t 
 	}
 	rc = parse_document(&p, f);
 	fclose(f);
-	if (rc == 0 && cfg->nusers && webconfig__make_dummy_hash(cfg)) {
+	if (rc == 0 && cfg->nusers &&
+	    (webconfig__make_dummy_hash(cfg) || webconfig__auth_init(cfg))) {
 		snprintf(err, errlen, "%s: cannot prepare password checks", path);
 		rc = -1;
 	}
@@ -393,6 +394,7 @@ void webconfig__free(struct web_config *cfg)
 	free(cfg->key_pem);
 	free(cfg->client_ca_pem);
 	free(cfg->dummy_hash);
+	webconfig__auth_free(cfg);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

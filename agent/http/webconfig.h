@@ -41,6 +41,27 @@ struct web_config {
 	size_t nusers;
 	/* Checked against for unknown users, so they cost what known ones do. */
 	char *dummy_hash;
+	/* Recently verified credentials and the bcrypts running (webconfig_auth.c). */
+	struct web_auth *auth;
+};
+
+enum web_auth_result {
+	WEB_AUTH_OK,
+	WEB_AUTH_DENIED,
+	WEB_AUTH_BUSY, /* as many bcrypts running as allowed: not checked, try later */
+};
+
+/* Bcrypts running at once, at most; a check beyond it is answered at once. */
+#define WEB_AUTH_MAX_BCRYPTS 2
+/* Verified (user, password) pairs remembered, and for how long. */
+#define WEB_AUTH_CACHE_SIZE  16
+#define WEB_AUTH_CACHE_TTL_S 300
+
+struct web_auth_stats {
+	unsigned long bcrypts; /* run so far */
+	int last_cost;	       /* the cost of the last one */
+	unsigned long cache_hits;
+	unsigned long busy;
 };
 
 /*
@@ -54,11 +75,27 @@ void webconfig__free(struct web_config *cfg);
 bool webconfig__has_users(const struct web_config *cfg);
 
 /*
- * Nonzero when `password` matches `user`'s hash. Takes the same time for a
- * wrong password and an unknown user as for a right one.
+ * Whether `password` is `user`'s. A pair verified within the last
+ * WEB_AUTH_CACHE_TTL_S is found by a keyed hash (HMAC-SHA256 under a key
+ * drawn at load) and costs no bcrypt: a scraper pays one bcrypt per TTL.
+ * Anything else runs exactly one bcrypt of the dearest configured cost
+ * (the user's, or the dummy's for an unknown user or no header), so a
+ * wrong password and an unknown user cost the same; when
+ * WEB_AUTH_MAX_BCRYPTS are already running it runs none and answers BUSY.
  */
+enum web_auth_result webconfig__authenticate(const struct web_config *cfg, const char *user,
+					     const char *password);
+/* authenticate() == WEB_AUTH_OK. */
 bool webconfig__check_password(const struct web_config *cfg, const char *user,
 			       const char *password);
+/* What the checks cost so far (for tests and diagnostics). */
+void webconfig__auth_stats(const struct web_config *cfg, struct web_auth_stats *out);
+/* For tests: called while a bcrypt slot is held, before the bcrypt runs. */
+extern void (*webconfig__bcrypt_hook)(void);
+
+/* The cache and limits behind authenticate(); webconfig__load calls it. 0 or -1. */
+int webconfig__auth_init(struct web_config *cfg);
+void webconfig__auth_free(struct web_config *cfg);
 
 /*
  * Fills cfg->dummy_hash with a bcrypt hash as costly as the dearest user's;

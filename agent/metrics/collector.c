@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <dirent.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include "metrics/collector.h"
 #include "metrics/collector_disk.h"
 #include "metrics/collector_maps.h"
+#include "metrics/collector_process.h"
 #include "metrics/selfstats.h"
 
 #define MAX_STATUSES 32
@@ -19,6 +21,8 @@ static const char *const gauge_metric[KVS_GAUGE_COUNT] = {
     [KVS_GAUGE_RAFT_TERM] = "kvstore_raft_term",
     [KVS_GAUGE_RAFT_COMMIT_INDEX] = "kvstore_raft_commit_index",
     [KVS_GAUGE_STORAGE_SIZE] = "kvstore_storage_size_bytes",
+    [KVS_GAUGE_RAFT_APPLIED_INDEX] = "kvstore_raft_applied_index",
+    [KVS_GAUGE_STORAGE_SIZE_IN_USE] = "kvstore_storage_size_in_use_bytes",
 };
 
 static const char *const lost_names[KVS_LOST_COUNT] = {
@@ -69,10 +73,10 @@ static bool stat_is(const struct stat_entry *e, int slot, int kind, int label)
 }
 
 /*
- * Few methods (etcd's five) get series from the start, so rate() sees the
+ * Few methods (etcd's unary RPCs) get series from the start, so rate() sees the
  * first request; a store with hundreds of commands shows those it served.
  */
-#define ZERO_SERIES_MAX_METHODS 16
+#define ZERO_SERIES_MAX_METHODS 24
 
 static bool method_shown(const struct render *r, int slot, const struct profile *p, int m)
 {
@@ -278,20 +282,42 @@ static void write_leader(struct render *r, int slot, const struct target *tg)
 			 state == tg->profile->raft_leader_state);
 }
 
+/* etcd's has_leader: the member knows a leader (raft.None is 0). */
+static void write_has_leader(struct render *r, int slot, const struct target *tg)
+{
+	struct label l[] = {{"target", tg->name}};
+
+	if (!tg->profile->has_raft || !tg->alive || !r->snap->gauge_seen[slot][KVS_GAUGE_RAFT_LEAD])
+		return;
+	expo__sample_u64(r->out, "kvstore_raft_has_leader", l, 1,
+			 r->snap->gauges[slot][KVS_GAUGE_RAFT_LEAD] != 0);
+}
+
+/*
+ * The cluster label is the store's cluster ID in hex, once a probe has read it;
+ * container_id names the container the process runs in, absent for a host process.
+ */
 static void write_info(struct render *r, int slot, const struct target *tg)
 {
-	char pid[16];
+	char pid[16], cluster[24];
 
-	(void)slot;
 	snprintf(pid, sizeof(pid), "%d", (int)tg->pid);
-	struct label l[] = {{"target", tg->name},
-			    {"pid", pid},
-			    {"exe", tg->exe},
-			    {"version", tg->version},
-			    {"store", tg->profile->store},
-			    {"profile", tg->profile->name}};
+	struct label l[8] = {{"target", tg->name},
+			     {"pid", pid},
+			     {"exe", tg->exe},
+			     {"version", tg->version},
+			     {"store", tg->profile->store},
+			     {"profile", tg->profile->name}};
+	size_t n = 6;
 
-	expo__sample_u64(r->out, "kvstore_target_info", l, 6, 1);
+	if (r->snap->gauge_seen[slot][KVS_GAUGE_CLUSTER_ID]) {
+		snprintf(cluster, sizeof(cluster), "%" PRIx64,
+			 (uint64_t)r->snap->gauges[slot][KVS_GAUGE_CLUSTER_ID]);
+		l[n++] = (struct label){"cluster", cluster};
+	}
+	if (tg->container_id[0])
+		l[n++] = (struct label){"container_id", tg->container_id};
+	expo__sample_u64(r->out, "kvstore_target_info", l, n, 1);
 }
 
 static void write_up(struct render *r, int slot, const struct target *tg)
@@ -333,6 +359,16 @@ static void gauge_writer_commit(struct render *r, int s, const struct target *tg
 	write_gauge(r, s, tg, KVS_GAUGE_RAFT_COMMIT_INDEX);
 }
 
+static void gauge_writer_in_use(struct render *r, int s, const struct target *tg)
+{
+	write_gauge(r, s, tg, KVS_GAUGE_STORAGE_SIZE_IN_USE);
+}
+
+static void gauge_writer_applied(struct render *r, int s, const struct target *tg)
+{
+	write_gauge(r, s, tg, KVS_GAUGE_RAFT_APPLIED_INDEX);
+}
+
 static void gauge_writer_size(struct render *r, int s, const struct target *tg)
 {
 	write_gauge(r, s, tg, KVS_GAUGE_STORAGE_SIZE);
@@ -352,11 +388,17 @@ static const struct family {
      write_storage_ops},
     {"kvstore_storage_size_bytes", "gauge", "Size of the backend database, in bytes.",
      gauge_writer_size},
+    {"kvstore_storage_size_in_use_bytes", "gauge",
+     "Bytes of the backend database in use (its size less free pages).", gauge_writer_in_use},
     {"kvstore_raft_term", "gauge", "Current Raft term of the member.", gauge_writer_term},
     {"kvstore_raft_commit_index", "gauge", "Raft commit index of the member.", gauge_writer_commit},
     {"kvstore_raft_leader_elections_total", "counter", "Leader changes this member has seen.",
      write_elections},
+    {"kvstore_raft_applied_index", "gauge", "Raft index of the last entry this member applied.",
+     gauge_writer_applied},
     {"kvstore_raft_leader", "gauge", "1 while this member is the Raft leader.", write_leader},
+    {"kvstore_raft_has_leader", "gauge", "1 while this member knows a Raft leader.",
+     write_has_leader},
     {"kvstore_target_info", "gauge", "What each watched store process is.", write_info},
     {"kvstore_target_up", "gauge", "1 while the watched store process runs.", write_up},
     {"kvscope_target_attached", "gauge", "1 while kvscope's probes are attached to the target.",
@@ -378,6 +420,10 @@ static void write_self(struct render *r)
 
 		expo__sample_u64(r->out, "kvscope_attach_errors_total", l, 1, t->attach_errors[e]);
 	}
+	expo__family(r->out, "kvscope_targets_reclaimed_total", "counter",
+		     "Target slots given back after their process was gone for "
+		     "--target.reclaim-after.");
+	expo__sample_u64(r->out, "kvscope_targets_reclaimed_total", NULL, 0, t->reclaimed);
 	expo__family(r->out, "kvscope_inflight_requests", "gauge",
 		     "Requests started and not yet ended, as of the last sweep.");
 	expo__sample_u64(r->out, "kvscope_inflight_requests", NULL, 0, t->inflight_now);
@@ -427,14 +473,17 @@ void collector__render(void *ctx, struct expo *out)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (!snap)
 		return;
-	snap_rc = map_snapshot__read(snap, c->maps.stats_fd, c->maps.gauges_fd, c->maps.lost_fd);
+	/* under the lock: a slot reclaimed and given to another target meanwhile
+	 * would otherwise show the old target's counts under the new name */
 	pthread_mutex_lock(&c->targets->lock);
+	snap_rc = map_snapshot__read(snap, c->maps.stats_fd, c->maps.gauges_fd, c->maps.lost_fd);
 	for (size_t f = 0; f < sizeof(target_families) / sizeof(target_families[0]); f++) {
 		expo__family(out, target_families[f].name, target_families[f].type,
 			     target_families[f].help);
 		each_target(&r, target_families[f].fn);
 	}
 	collector_disk__write(c, out);
+	collector_process__write(c, out);
 	write_self(&r);
 	pthread_mutex_unlock(&c->targets->lock);
 	selfstats__write(out, c->procfs);

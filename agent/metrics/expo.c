@@ -7,6 +7,7 @@
  * a whole exposition without checking each call and test once at the end.
  */
 #include "metrics/expo.h"
+#include "common/utf8.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -18,6 +19,8 @@
 /* Integral doubles below this magnitude convert to int64_t exactly. */
 #define EXPO_EXACT_INT_LIMIT 9007199254740992.0 /* 2^53 */
 #define EXPO_NUM_LEN	     40
+/* Bytes of a label value at most: a path or a name, never a payload. */
+#define EXPO_LABEL_VALUE_MAX 256
 
 struct expo {
 	char *buf;
@@ -160,11 +163,25 @@ static void format_double(double v, char *out, size_t outlen)
 		format_shortest(v, out, outlen);
 }
 
+/*
+ * Every label value passes here, whoever supplied it (a tenant's argv, a
+ * binary's version string): one invalid UTF-8 byte would make Prometheus
+ * reject the whole scrape, so values are made valid and capped here, once.
+ */
 static void expo_put_label(struct expo *e, const char *name, const char *value)
 {
+	char clean[EXPO_LABEL_VALUE_MAX + 1];
+	size_t len;
+
+	value = value ? value : "";
+	len = strnlen(value, EXPO_LABEL_VALUE_MAX + 1);
+	if (len > EXPO_LABEL_VALUE_MAX || !utf8_valid(value, len)) {
+		utf8_clean(value, clean, sizeof(clean));
+		value = clean;
+	}
 	expo_puts(e, name);
 	expo_put(e, "=\"", 2);
-	expo_put_escaped(e, value ? value : "", 1);
+	expo_put_escaped(e, value, 1);
 	expo_put(e, "\"", 1);
 }
 

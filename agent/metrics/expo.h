@@ -25,7 +25,10 @@ int expo__failed(const struct expo *e);
 /* `# HELP` and `# TYPE` lines; type is "counter", "gauge", "histogram", ... */
 void expo__family(struct expo *e, const char *name, const char *type, const char *help);
 
-/* `name{labels} value`; label values are escaped; integers print exactly. */
+/*
+ * `name{labels} value`; label values are escaped, made valid UTF-8 (invalid
+ * bytes become U+FFFD) and cut to 256 bytes; integers print exactly.
+ */
 void expo__sample(struct expo *e, const char *name, const struct label *labels, size_t nlabels,
 		  double value);
 void expo__sample_u64(struct expo *e, const char *name, const struct label *labels, size_t nlabels,

@@ -202,10 +202,14 @@ static int read_parsed_u64(const char *proc_root, const char *file,
 	return ret;
 }
 
-static int read_self_stat(const char *proc_root, struct proc_stat *out)
+int selfstats__read_stat(const char *proc_root, const char *who, struct proc_stat *out)
 {
-	char *text = read_proc_file(proc_root, "self/stat");
+	char file[64];
+	char *text;
 	int ret;
+
+	snprintf(file, sizeof(file), "%s/stat", who);
+	text = read_proc_file(proc_root, file);
 
 	if (!text)
 		return -1;
@@ -214,14 +218,14 @@ static int read_self_stat(const char *proc_root, struct proc_stat *out)
 	return ret;
 }
 
-static int count_open_fds(const char *proc_root, uint64_t *out)
+int selfstats__count_fds(const char *proc_root, const char *who, uint64_t *out)
 {
 	char path[4096];
 	struct dirent *ent;
 	uint64_t count = 0;
 	DIR *dir;
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/self/fd", proc_root) >= sizeof(path))
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s/fd", proc_root, who) >= sizeof(path))
 		return -1;
 	dir = opendir(path);
 	if (!dir)
@@ -231,7 +235,7 @@ static int count_open_fds(const char *proc_root, uint64_t *out)
 			count++;
 	}
 	closedir(dir);
-	/* Includes the descriptor of this very listing, as other exporters do. */
+	/* For self, includes the descriptor of this very listing, as other exporters do. */
 	*out = count;
 	return 0;
 }
@@ -249,7 +253,7 @@ static void write_stat_metrics(struct expo *out, const char *proc_root)
 	struct proc_stat st;
 	uint64_t btime;
 
-	if (read_self_stat(proc_root, &st))
+	if (selfstats__read_stat(proc_root, "self", &st))
 		return;
 	if (ticks_per_s > 0) {
 		expo__family(out, "process_cpu_seconds_total", "counter",
@@ -278,7 +282,7 @@ void selfstats__write(struct expo *out, const char *proc_root)
 	if (!proc_root)
 		proc_root = "/proc";
 	write_stat_metrics(out, proc_root);
-	if (!count_open_fds(proc_root, &value))
+	if (!selfstats__count_fds(proc_root, "self", &value))
 		write_gauge(out, "process_open_fds", "Number of open file descriptors.",
 			    (double)value);
 	if (!read_parsed_u64(proc_root, "self/limits", selfstats_parse_max_fds, &value))

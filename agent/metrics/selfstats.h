@@ -26,6 +26,10 @@ struct proc_stat {
 	uint64_t rss_pages;	  /* field 24 */
 };
 
+/* `proc_root`/`who`/stat and the entries of `proc_root`/`who`/fd ("self" or a pid); 0 or -1. */
+int selfstats__read_stat(const char *proc_root, const char *who, struct proc_stat *out);
+int selfstats__count_fds(const char *proc_root, const char *who, uint64_t *out);
+
 /* Parsers of whole file contents; each returns 0, or -1 on malformed input. */
 int selfstats_parse_stat(const char *buf, struct proc_stat *out);
 /* The `btime` line of `/proc/stat`: boot time, seconds since the epoch. */

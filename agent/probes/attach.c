@@ -4,29 +4,55 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "common/errmsg.h"
 #include "probes/attach.h"
 #include "kvscope.skel.h"
 
-#define MAX_BINARIES 64
+/* Profiles whose site records are in the map at once; each takes nprobes ids. */
+#define MAX_BINARIES 256
 
-/* The uprobes of one binary. */
-struct binary_links {
+/*
+ * A set of uprobes on one binary: shared by every process that runs it
+ * (pid 0: one uprobe per site, the `watched` map picks who counts), or for
+ * one process only (a stacked binary, whose real inode is not known).
+ */
+struct link_set {
+	pid_t pid;
 	dev_t dev;
 	ino_t ino;
 	struct bpf_link **links;
 	int count;
 };
 
+/* A watched process and the set that counts it. */
+struct watch {
+	pid_t pid;
+	dev_t dev;
+	ino_t ino;
+};
+
+/* Site ids of one binary (dev/ino): resolved site i's record is at base + i. */
+struct binary_sites {
+	dev_t dev;
+	ino_t ino;
+	int base;
+};
+
 struct attach_ctx {
 	struct kvscope_bpf *skel;
-	int nsites;
-	struct binary_links bins[MAX_BINARIES];
-	int nbins;
+	int nsites; /* site ids handed out */
+	struct binary_sites binaries[MAX_BINARIES];
+	int nbinaries;
+	struct link_set *sets;
+	int nsets, sets_cap;
+	struct watch *watches;
+	int nwatches, watches_cap;
 };
 
 int attach__open(const double *bounds_s, int nbounds, struct attach_ctx **out, char *err,
@@ -74,20 +100,23 @@ free_ctx:
 	return -1;
 }
 
-static void destroy_binary_links(struct binary_links *bl)
+/* Each removal waits for a grace period: about 45 ms on Linux 6.18, one after another. */
+static void destroy_links(struct link_set *ls)
 {
-	for (int i = 0; i < bl->count; i++)
-		bpf_link__destroy(bl->links[i]);
-	free(bl->links);
-	memset(bl, 0, sizeof(*bl));
+	for (int i = 0; i < ls->count; i++)
+		bpf_link__destroy(ls->links[i]);
+	free(ls->links);
+	memset(ls, 0, sizeof(*ls));
 }
 
 void attach__close(struct attach_ctx *ac)
 {
 	if (!ac)
 		return;
-	for (int i = 0; i < ac->nbins; i++)
-		destroy_binary_links(&ac->bins[i]);
+	for (int i = 0; i < ac->nsets; i++)
+		destroy_links(&ac->sets[i]);
+	free(ac->sets);
+	free(ac->watches);
 	kvscope_bpf__destroy(ac->skel);
 	free(ac);
 }
@@ -113,8 +142,8 @@ int attach__links(const struct attach_ctx *ac)
 {
 	int n = 0;
 
-	for (int i = 0; i < ac->nbins; i++)
-		n += ac->bins[i].count;
+	for (int i = 0; i < ac->nsets; i++)
+		n += ac->sets[i].count;
 	return n;
 }
 
@@ -133,72 +162,174 @@ void attach__site_record(const struct profile *p, const struct profile_probe *pr
 	memcpy(out->reads, rs->reads, sizeof(out->reads));
 }
 
-static int attach_site(struct attach_ctx *ac, const char *path, const struct binary *b,
-		       const struct resolved_site *rs, struct binary_links *bl, char *err,
-		       size_t errlen)
+/*
+ * The site ids of b: its resolved sites' records are written once, the
+ * first time the file is attached, and shared by every process of it after
+ * (where a value is read depends on the build, so records are per file).
+ * The table holds one record per site of each distinct binary, however
+ * many processes come and go.
+ */
+static int binary_base(struct attach_ctx *ac, const struct binary *b, char *err, size_t errlen)
+{
+	struct kvs_site rec;
+
+	for (int i = 0; i < ac->nbinaries; i++)
+		if (ac->binaries[i].dev == b->dev && ac->binaries[i].ino == b->ino)
+			return ac->binaries[i].base;
+	if (ac->nbinaries == MAX_BINARIES || ac->nsites + b->res.nsites > KVS_MAX_SITES)
+		return errmsg(err, errlen, "probe site table full (%d binaries, %d sites)",
+			      ac->nbinaries, ac->nsites);
+	for (int i = 0; i < b->res.nsites; i++) {
+		const struct resolved_site *rs = &b->res.sites[i];
+		int id = ac->nsites + i;
+
+		attach__site_record(b->profile, &b->profile->probes[rs->probe], rs, &rec);
+		if (bpf_map_update_elem(bpf_map__fd(ac->skel->maps.sites), &id, &rec, BPF_ANY))
+			return errmsg(err, errlen, "cannot write site %d: %s", id, strerror(errno));
+	}
+	ac->binaries[ac->nbinaries++] = (struct binary_sites){b->dev, b->ino, ac->nsites};
+	ac->nsites += b->res.nsites;
+	return ac->binaries[ac->nbinaries - 1].base;
+}
+
+/* One uprobe at one site: for `pid` only, or for every process of the file (pid -1). */
+static int attach_site(struct attach_ctx *ac, pid_t pid, const char *path, int id,
+		       const struct binary *b, const struct resolved_site *rs, struct link_set *ls,
+		       char *err, size_t errlen)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, opts);
-	struct kvs_site rec;
-	int id = ac->nsites;
+	const struct profile_probe *probe = &b->profile->probes[rs->probe];
 	struct bpf_link *link;
 
-	if (id >= KVS_MAX_SITES) {
-		snprintf(err, errlen, "probe site table full (%d)", KVS_MAX_SITES);
-		return -1;
-	}
-	attach__site_record(b->profile, &b->profile->probes[rs->probe], rs, &rec);
-	if (bpf_map_update_elem(bpf_map__fd(ac->skel->maps.sites), &id, &rec, BPF_ANY)) {
-		snprintf(err, errlen, "cannot write site %d: %s", id, strerror(errno));
-		return -1;
-	}
 	opts.bpf_cookie = (uint64_t)id;
-	opts.retprobe = b->profile->probes[rs->probe].site == PROFILE_SITE_RETURN;
-	/* pid -1: one uprobe for every process of the binary, filtered in BPF */
-	link = bpf_program__attach_uprobe_opts(ac->skel->progs.kvs_site_hit, -1, path,
+	opts.retprobe = probe->site == PROFILE_SITE_RETURN;
+	link = bpf_program__attach_uprobe_opts(ac->skel->progs.kvs_site_hit, pid, path,
 					       rs->file_offset, &opts);
-	if (!link) {
-		snprintf(err, errlen, "uprobe at 0x%llx (%s): %s",
-			 (unsigned long long)rs->site.vaddr, rs->function, strerror(errno));
-		return -1;
-	}
-	ac->nsites++;
-	bl->links[bl->count++] = link;
+	if (!link)
+		return errmsg(err, errlen, "uprobe at 0x%llx (%s): %s",
+			      (unsigned long long)rs->site.vaddr, rs->function, strerror(errno));
+	ls->links[ls->count++] = link;
 	return 0;
 }
 
-static struct binary_links *find_binary(struct attach_ctx *ac, const struct binary *b)
+static void *grow(void *arr, int *cap, size_t size)
 {
-	for (int i = 0; i < ac->nbins; i++) {
-		if (ac->bins[i].dev == b->dev && ac->bins[i].ino == b->ino)
-			return &ac->bins[i];
+	int n = *cap ? *cap * 2 : 16;
+	void *grown = realloc(arr, (size_t)n * size);
+
+	if (grown)
+		*cap = n;
+	return grown;
+}
+
+/* The set counting `pid` for b: its own when b is stacked, else the shared one. */
+static struct link_set *find_set(struct attach_ctx *ac, pid_t pid, dev_t dev, ino_t ino)
+{
+	for (int i = 0; i < ac->nsets; i++) {
+		struct link_set *ls = &ac->sets[i];
+
+		if (ls->pid == pid && ls->dev == dev && ls->ino == ino)
+			return ls;
 	}
 	return NULL;
 }
 
-static int attach_binary(struct attach_ctx *ac, const char *path, const struct binary *b, char *err,
-			 size_t errlen)
+static void forget_set(struct attach_ctx *ac, struct link_set *ls)
 {
-	struct binary_links *bl;
+	destroy_links(ls);
+	*ls = ac->sets[--ac->nsets];
+}
 
-	if (ac->nbins == MAX_BINARIES) {
-		snprintf(err, errlen, "too many distinct store binaries (%d)", MAX_BINARIES);
-		return -1;
-	}
-	bl = &ac->bins[ac->nbins];
-	bl->links = calloc((size_t)b->res.nsites, sizeof(*bl->links));
-	if (!bl->links) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	for (int i = 0; i < b->res.nsites; i++) {
-		if (attach_site(ac, path, b, &b->res.sites[i], bl, err, errlen)) {
-			destroy_binary_links(bl);
-			return -1;
+/*
+ * Whether the process behind exe_link still runs the file b holds open, as
+ * it was examined. Checked before and after attaching: a process that
+ * exec'd in between is not counted.
+ */
+static int check_identity(const char *exe_link, const struct binary *b, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (stat(exe_link, &st) != 0)
+		return errmsg(err, errlen, "%s: %s", exe_link, strerror(errno));
+	if (st.st_dev != b->dev || st.st_ino != b->ino)
+		return errmsg(err, errlen, "the process no longer runs the binary examined");
+	if (!binary__unchanged(b))
+		return errmsg(err, errlen, "the binary changed after it was examined");
+	return 0;
+}
+
+/*
+ * Every site of b through b's pinned descriptor, so the uprobes land on
+ * the file that was examined whatever its path means now; for `pid` only
+ * (pid > 0) or for every process of the file (pid -1).
+ */
+static struct link_set *attach_set(struct attach_ctx *ac, pid_t pid, const struct binary *b,
+				   char *err, size_t errlen)
+{
+	struct link_set *ls;
+	char path[64];
+	int base = binary_base(ac, b, err, errlen);
+
+	if (base < 0)
+		return NULL;
+	if (ac->nsets == ac->sets_cap) {
+		struct link_set *grown = grow(ac->sets, &ac->sets_cap, sizeof(*grown));
+
+		if (!grown) {
+			errmsg(err, errlen, "out of memory");
+			return NULL;
 		}
+		ac->sets = grown;
 	}
-	bl->dev = b->dev;
-	bl->ino = b->ino;
-	ac->nbins++;
+	ls = &ac->sets[ac->nsets++];
+	*ls = (struct link_set){.pid = pid > 0 ? pid : 0, .dev = b->dev, .ino = b->ino};
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", b->fd);
+	ls->links = calloc((size_t)b->res.nsites, sizeof(*ls->links));
+	if (!ls->links) {
+		errmsg(err, errlen, "out of memory");
+		goto forget;
+	}
+	for (int i = 0; i < b->res.nsites; i++)
+		if (attach_site(ac, pid, path, base + i, b, &b->res.sites[i], ls, err, errlen))
+			goto forget;
+	return ls;
+forget:
+	forget_set(ac, ls);
+	return NULL;
+}
+
+static struct watch *find_watch(struct attach_ctx *ac, pid_t pid)
+{
+	for (int i = 0; i < ac->nwatches; i++)
+		if (ac->watches[i].pid == pid)
+			return &ac->watches[i];
+	return NULL;
+}
+
+/* Forgets pid's watch; a set of its own goes with it. */
+static void unwatch(struct attach_ctx *ac, pid_t pid)
+{
+	struct watch *w = find_watch(ac, pid);
+	struct link_set *own;
+
+	if (!w)
+		return;
+	own = find_set(ac, pid, w->dev, w->ino);
+	if (own)
+		forget_set(ac, own);
+	*w = ac->watches[--ac->nwatches];
+}
+
+static int add_watch(struct attach_ctx *ac, pid_t pid, const struct binary *b)
+{
+	if (ac->nwatches == ac->watches_cap) {
+		struct watch *grown = grow(ac->watches, &ac->watches_cap, sizeof(*grown));
+
+		if (!grown)
+			return -1;
+		ac->watches = grown;
+	}
+	ac->watches[ac->nwatches++] = (struct watch){pid, b->dev, b->ino};
 	return 0;
 }
 
@@ -211,14 +342,37 @@ int attach__target(struct attach_ctx *ac, uint16_t slot, uint16_t profile_id, pi
 	    .task_reg = b->profile->lang == PROFILE_LANG_GO ? KVS_REG_R14 : KVS_REG_NONE,
 	};
 	uint32_t tgid = (uint32_t)pid;
+	pid_t owner = b->stacked ? pid : 0;
 
-	if (!find_binary(ac, b) && attach_binary(ac, binary_path, b, err, errlen))
+	if (b->fd < 0)
+		return errmsg(err, errlen, "the binary is not held open");
+	unwatch(ac, pid); /* the same pid again (it exec'd): what it had goes */
+	if (check_identity(binary_path, b, err, errlen))
 		return -1;
+	if (!find_set(ac, owner, b->dev, b->ino) &&
+	    !attach_set(ac, b->stacked ? pid : -1, b, err, errlen))
+		return -1;
+	if (add_watch(ac, pid, b)) {
+		errmsg(err, errlen, "out of memory");
+		goto unwatch;
+	}
+	if (check_identity(binary_path, b, err, errlen))
+		goto unwatch;
 	if (bpf_map_update_elem(bpf_map__fd(ac->skel->maps.watched), &tgid, &w, BPF_ANY)) {
-		snprintf(err, errlen, "cannot watch pid %d: %s", (int)pid, strerror(errno));
-		return -1;
+		errmsg(err, errlen, "cannot watch pid %d: %s", (int)pid, strerror(errno));
+		goto unwatch;
 	}
 	return 0;
+unwatch:
+	/* a stacked binary's set is pid's own; a shared one stays for the others */
+	if (b->stacked && !find_watch(ac, pid)) {
+		struct link_set *own = find_set(ac, pid, b->dev, b->ino);
+
+		if (own)
+			forget_set(ac, own);
+	}
+	unwatch(ac, pid);
+	return -1;
 }
 
 static void fnv_step(uint64_t *h, unsigned char c)
@@ -328,5 +482,6 @@ int attach__untarget(struct attach_ctx *ac, pid_t pid)
 	uint32_t tgid = (uint32_t)pid;
 
 	bpf_map_delete_elem(bpf_map__fd(ac->skel->maps.watched), &tgid);
+	unwatch(ac, pid);
 	return drop_inflight(ac, tgid);
 }

@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The loaded BPF object and its uprobes. Sites are attached once per binary
- * (inode) for every process that runs it; the `watched` map says which
- * processes count and under which target. So a process joins or leaves in
- * one map update, while removing a uprobe costs a grace period (~90 ms).
+ * The loaded BPF object and its uprobes, always placed through the examined
+ * binary's pinned descriptor, so they land on the file that was parsed.
+ * A binary on an ordinary file system gets one set for every process that
+ * runs it (its dev/ino is the inode uprobes bind to), and the `watched` map
+ * says which processes count, under which target. A binary seen through
+ * overlayfs gets a set per process, armed in that process alone: uprobes
+ * bind to the layer's file underneath, which containers of one image
+ * share, so a shared set per overlay inode would count each of them once
+ * per container. Site records are per profile probe, shared by all.
  */
 #ifndef KVSCOPE_ATTACH_H
 #define KVSCOPE_ATTACH_H
@@ -36,12 +41,18 @@ void attach__close(struct attach_ctx *ac);
 void attach__maps(const struct attach_ctx *ac, struct bpf_maps *out);
 
 /*
- * Counts process `pid` under target `slot`: attaches the sites of its binary
- * `b` (opened through `binary_path`) unless that binary already has them.
+ * Counts process `pid` under target `slot`, attaching b's sites unless its
+ * set is in place. `binary_path` (the process's /proc/PID/exe) must still
+ * lead to b's file, unchanged, before and after; otherwise pid is not
+ * counted.
  */
 int attach__target(struct attach_ctx *ac, uint16_t slot, uint16_t profile_id, pid_t pid,
 		   const char *binary_path, const struct binary *b, char *err, size_t errlen);
-/* Stops counting `pid`; drops its unfinished requests. Returns how many were dropped. */
+/*
+ * Stops counting `pid`, removing the uprobes it had of its own (each
+ * removal waits about 45 ms for a grace period), and drops its unfinished
+ * requests. Returns how many were dropped.
+ */
 int attach__untarget(struct attach_ctx *ac, pid_t pid);
 /*
  * Deletes requests in flight for more than max_age_ns (a goroutine or thread

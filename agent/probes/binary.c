@@ -1,18 +1,26 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
 
 #include "probes/binary.h"
+#include "probes/examiner.h"
 #include "common/log.h"
 
-#define CACHE_MAX 256
+#define CACHE_MAX 2048 /* distinct executables on a node, each container its own */
 
 struct binary_cache {
 	const struct catalog *cat;
 	struct binary *entries[CACHE_MAX];
 	int count;
 	int next_evict;
+	unsigned long refused;
 };
 
 /* A profile recognizes its store by module (Go) or by its symbols (C). */
@@ -118,21 +126,28 @@ static int try_profile(struct binary *b, const struct profile *p, const struct s
 	return 1;
 }
 
-void binary__examine(struct binary *b, const struct catalog *cat, const char *path)
+void binary__examine_fd(struct binary *b, const struct catalog *cat, int fd,
+			struct parse_budget *budget)
 {
+	struct parse_budget defaults;
 	bool placed_wrong = false;
 	struct symtab *st;
 	char err[256];
 
+	if (!budget) {
+		budget__init(&defaults);
+		budget = &defaults;
+	}
 	b->verdict = BINARY_NOT_A_STORE;
 	b->unsupported_version = false;
-	if (symtab__open(path, &st, err, sizeof(err))) {
+	if (symtab__open_fd(fd, budget, &st, err, sizeof(err))) {
+		b->verdict = budget->exceeded ? BINARY_REFUSED : BINARY_NOT_A_STORE;
 		snprintf(b->reason, sizeof(b->reason), "%s", err);
 		return;
 	}
 	snprintf(b->go_version, sizeof(b->go_version), "%s", symtab__info(st)->go_version);
 	snprintf(b->module, sizeof(b->module), "%s", symtab__info(st)->module_path);
-	for (int i = 0; i < cat->count && b->verdict != BINARY_READY; i++) {
+	for (int i = 0; i < cat->count && b->verdict != BINARY_READY && !budget->exceeded; i++) {
 		char fail[300];
 
 		/* the first profile for this version that fails says why */
@@ -141,12 +156,35 @@ void binary__examine(struct binary *b, const struct catalog *cat, const char *pa
 			snprintf(b->reason, sizeof(b->reason), "%s", fail);
 		}
 	}
-	if (b->verdict == BINARY_NOT_A_STORE)
+	if (budget->exceeded) {
+		/* a scan cut short may have missed what a full one finds */
+		resolution__free(&b->res);
+		b->verdict = BINARY_REFUSED;
+		b->profile = NULL;
+		snprintf(b->reason, sizeof(b->reason),
+			 "over budget: examination took more than %.0f s of CPU",
+			 budget->max_seconds);
+	} else if (b->verdict == BINARY_NOT_A_STORE) {
 		snprintf(b->reason, sizeof(b->reason), "no profile recognizes it");
-	else if (b->verdict == BINARY_UNSUPPORTED && !placed_wrong)
+	} else if (b->verdict == BINARY_UNSUPPORTED && !placed_wrong) {
 		explain_version(b, cat, st);
+	}
 	/* the symbol tables are large; only the resolved sites are kept */
 	symtab__close(st);
+}
+
+void binary__examine(struct binary *b, const struct catalog *cat, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	b->fd = -1;
+	if (fd < 0) {
+		b->verdict = BINARY_NOT_A_STORE;
+		snprintf(b->reason, sizeof(b->reason), "%s: %s", path, strerror(errno));
+		return;
+	}
+	examiner__run(b, cat, fd);
+	close(fd);
 }
 
 struct binary_cache *binary_cache__new(const struct catalog *cat)
@@ -162,6 +200,8 @@ static void binary_free(struct binary *b)
 {
 	if (!b)
 		return;
+	if (b->fd >= 0)
+		close(b->fd);
 	resolution__free(&b->res);
 	free(b);
 }
@@ -177,6 +217,9 @@ void binary_cache__free(struct binary_cache *bc)
 
 static struct binary **free_slot(struct binary_cache *bc)
 {
+	for (int i = 0; i < bc->count; i++)
+		if (!bc->entries[i])
+			return &bc->entries[i];
 	if (bc->count < CACHE_MAX)
 		return &bc->entries[bc->count++];
 	/* evict round-robin; targets hold their own copy of what they need */
@@ -188,26 +231,130 @@ static struct binary **free_slot(struct binary_cache *bc)
 	return slot;
 }
 
-const struct binary *binary_cache__get(struct binary_cache *bc, const char *path, dev_t dev,
-				       ino_t ino)
+static double now_s(void)
 {
-	struct binary **slot;
-	struct binary *b;
+	struct timespec ts;
 
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The entry of dev/ino; one whose examining child failed is forgotten once its wait is over. */
+static struct binary *find_entry(struct binary_cache *bc, dev_t dev, ino_t ino)
+{
 	for (int i = 0; i < bc->count; i++) {
-		if (bc->entries[i] && bc->entries[i]->dev == dev && bc->entries[i]->ino == ino)
-			return bc->entries[i];
+		struct binary *b = bc->entries[i];
+
+		if (!b || b->dev != dev || b->ino != ino)
+			continue;
+		if (b->transient && now_s() >= b->retry_at) {
+			binary_free(b);
+			bc->entries[i] = NULL;
+			return NULL;
+		}
+		return b;
 	}
-	b = calloc(1, sizeof(*b));
-	if (!b)
-		return NULL;
-	b->dev = dev;
-	b->ino = ino;
-	binary__examine(b, bc->cat, path);
+	return NULL;
+}
+
+static void log_verdict(const struct binary *b, const char *path)
+{
 	if (b->verdict == BINARY_READY)
 		log_msg(LOG_INFO, "binary resolved", "path", path, "profile", b->profile->name,
 			"version", b->version, NULL);
+	else if (b->verdict == BINARY_REFUSED)
+		log_msg(LOG_WARN, "binary refused", "path", path, "reason", b->reason, NULL);
+}
+
+/* Examines the file open on fd; a store binary keeps fd, anything else closes it. */
+static struct binary *examine_new(struct binary_cache *bc, int fd, const struct stat *st,
+				  const char *path)
+{
+	struct binary *b = calloc(1, sizeof(*b));
+	struct statfs fs;
+
+	if (!b) {
+		close(fd);
+		return NULL;
+	}
+	b->dev = st->st_dev;
+	b->ino = st->st_ino;
+	b->size = st->st_size;
+	b->mtime = st->st_mtim;
+	b->ctime = st->st_ctim;
+	b->fd = -1;
+	b->stacked = fstatfs(fd, &fs) == 0 && fs.f_type == OVERLAYFS_SUPER_MAGIC;
+	examiner__run(b, bc->cat, fd);
+	if (b->verdict == BINARY_READY)
+		b->fd = fd;
+	else
+		close(fd);
+	if (b->verdict == BINARY_REFUSED)
+		bc->refused++;
+	if (b->transient)
+		b->retry_at = now_s() + EXAMINER_RETRY_S;
+	log_verdict(b, path);
+	return b;
+}
+
+static bool same_time(struct timespec a, struct timespec b)
+{
+	return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
+bool binary__unchanged(const struct binary *b)
+{
+	struct stat st;
+
+	return b->fd >= 0 && fstat(b->fd, &st) == 0 && st.st_size == b->size &&
+	       same_time(st.st_mtim, b->mtime) && same_time(st.st_ctim, b->ctime);
+}
+
+/* An entry whose pinned file was rewritten in place is examined again. */
+static void drop_entry(struct binary_cache *bc, struct binary *b)
+{
+	for (int i = 0; i < bc->count; i++) {
+		if (bc->entries[i] == b) {
+			binary_free(b);
+			bc->entries[i] = NULL;
+		}
+	}
+}
+
+const struct binary *binary_cache__get(struct binary_cache *bc, const char *path, dev_t dev,
+				       ino_t ino)
+{
+	struct binary *b = find_entry(bc, dev, ino);
+	struct binary **slot;
+	struct stat st;
+	int fd;
+
+	if (b && b->verdict == BINARY_READY && !binary__unchanged(b))
+		drop_entry(bc, b);
+	else if (b)
+		return b;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) != 0) {
+		close(fd);
+		return NULL;
+	}
+	/* the process exec'd since path was looked at: what is open now counts */
+	b = find_entry(bc, st.st_dev, st.st_ino);
+	if (b) {
+		close(fd);
+		return b;
+	}
+	b = examine_new(bc, fd, &st, path);
+	if (!b)
+		return NULL;
 	slot = free_slot(bc);
 	*slot = b;
 	return b;
+}
+
+unsigned long binary_cache__refused(const struct binary_cache *bc)
+{
+	return bc->refused;
 }

@@ -272,3 +272,17 @@ int disk__snapshot(const struct disk_ctx *dc, struct disk_entry **out, size_t *n
 	*out = arr;
 	return 0;
 }
+
+void disk__forget_target(struct disk_ctx *dc, uint16_t target)
+{
+	int fd = bpf_map__fd(dc->skel->maps.disk_stats);
+	struct kvs_disk_key key, next;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		if (key.target == target && bpf_map_delete_elem(fd, &key) == 0)
+			continue; /* a deleted `prev` restarts the walk from the top */
+		prev = &key;
+	}
+}

@@ -42,6 +42,9 @@ int disk__add_rules(struct disk_ctx *dc, uint16_t profile_id, const struct profi
 const char *disk__class_name(const struct disk_ctx *dc, unsigned class_id);
 const char *disk__syscall_name(unsigned sc);
 
+/* Deletes every disk counter of a target slot, so the slot starts from zero. */
+void disk__forget_target(struct disk_ctx *dc, uint16_t target);
+
 /* Per-CPU sums of every disk counter; free() the array. */
 int disk__snapshot(const struct disk_ctx *dc, struct disk_entry **out, size_t *n);
 

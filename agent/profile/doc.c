@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "profile/doc.h"
+#include "profile/pattern.h"
 
 static int verror(struct profile_doc *d, size_t line, const char *fmt, va_list ap)
 {
@@ -251,12 +252,15 @@ out_of_range:
 
 int profile_doc__regex(struct profile_doc *d, const yaml_node_t *n, const char *what, char **out)
 {
-	char msg[128];
+	char msg[256];
 	regex_t re;
 	int rc;
 
 	if (profile_doc__strdup(d, n, what, out))
 		return -1;
+	/* before regcomp: a pattern within the bounds cannot make it exhaust memory */
+	if (pattern__check(*out, msg, sizeof(msg)))
+		return profile_doc__error(d, n, "%s: pattern refused: %s", what, msg);
 	rc = regcomp(&re, *out, REG_EXTENDED | REG_NOSUB);
 	if (rc == 0) {
 		regfree(&re);

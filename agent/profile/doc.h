@@ -59,7 +59,7 @@ int profile_doc__strdup(struct profile_doc *d, const yaml_node_t *n, const char 
 /* A plain decimal or 0x-hex integer within [min, max]. */
 int profile_doc__int(struct profile_doc *d, const yaml_node_t *n, const char *what, int64_t min,
 		     int64_t max, int64_t *out);
-/* A POSIX extended regular expression, checked with regcomp(3), copied. */
+/* A POSIX extended regular expression within pattern.h's bounds, checked, copied. */
 int profile_doc__regex(struct profile_doc *d, const yaml_node_t *n, const char *what, char **out);
 
 /*

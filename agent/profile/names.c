@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Names profiles use for registers, probe roles, gauges, methods and operations. */
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -28,7 +29,23 @@ static const char *const gauge_names[KVS_GAUGE_COUNT] = {
     [KVS_GAUGE_RAFT_COMMIT_INDEX] = "raft_commit_index",
     [KVS_GAUGE_RAFT_STATE] = "raft_state",
     [KVS_GAUGE_STORAGE_SIZE] = "storage_size",
+    [KVS_GAUGE_RAFT_LEAD] = "raft_lead",
+    [KVS_GAUGE_RAFT_APPLIED_INDEX] = "raft_applied_index",
+    [KVS_GAUGE_STORAGE_SIZE_IN_USE] = "storage_size_in_use",
+    [KVS_GAUGE_CLUSTER_ID] = "cluster_id",
 };
+
+/* "raft_term, raft_commit_index, ...": for error messages. */
+const char *profile_gauge_list(void)
+{
+	static char list[256];
+
+	if (!list[0])
+		for (int g = 0; g < KVS_GAUGE_COUNT; g++)
+			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+				 g ? ", " : "", gauge_names[g]);
+	return list;
+}
 
 int profile_reg_from_name(const char *name)
 {

@@ -84,10 +84,8 @@ static int parse_gauge(struct profile_doc *d, const yaml_node_t *n, const char *
 			return 0;
 		}
 	}
-	return profile_doc__error(d, n,
-				  "%s: unknown gauge %s (expected raft_term, raft_commit_index, "
-				  "raft_state or storage_size)",
-				  what, profile_doc__quote(name, q, sizeof(q)));
+	return profile_doc__error(d, n, "%s: unknown gauge %s (expected one of: %s)", what,
+				  profile_doc__quote(name, q, sizeof(q)), profile_gauge_list());
 }
 
 /* How a string value is hashed: see KVS_READ_* in include/kvscope.h. */

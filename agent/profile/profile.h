@@ -159,6 +159,7 @@ int profile_reg_from_name(const char *name);
 const char *profile_reg_name(int reg);
 const char *profile_role_name(enum kvs_role role);
 const char *profile_gauge_name(enum kvs_gauge gauge);
+const char *profile_gauge_list(void);
 
 /* The method label unlisted names fall into ("other"), -1 when the profile has none. */
 int profile__other_method(const struct profile *p);

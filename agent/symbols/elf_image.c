@@ -82,18 +82,50 @@ static void detect_sections(struct elf_image *img)
 			    elf_getshdrstrndx(img->elf, &shstrndx) == 0 && shstrndx != SHN_UNDEF;
 }
 
-int elf_image__open_owned(struct elf_image *img, unsigned char *data, size_t size, char *err,
-			  size_t errlen)
+/*
+ * The section and segment counts, read before libelf sees the file: it
+ * allocates for every section header at once, and a crafted count (up to
+ * one per 64 bytes of file) would cost many times the file's size.
+ */
+static int check_counts(const unsigned char *data, size_t size, char *err, size_t errlen)
+{
+	Elf64_Ehdr eh;
+	Elf64_Shdr sh0;
+	uint64_t shnum, phnum;
+
+	if (size < sizeof(eh))
+		return 0; /* check_header says so */
+	memcpy(&eh, data, sizeof(eh));
+	shnum = eh.e_shnum;
+	phnum = eh.e_phnum;
+	/* more than fits the header: the counts live in section 0 */
+	if ((shnum == 0 || phnum == PN_XNUM) && eh.e_shoff &&
+	    range_inside(eh.e_shoff, sizeof(sh0), size)) {
+		memcpy(&sh0, data + eh.e_shoff, sizeof(sh0));
+		shnum = shnum ? shnum : sh0.sh_size;
+		phnum = phnum == PN_XNUM ? sh0.sh_info : phnum;
+	}
+	if (shnum > ELF_MAX_SECTIONS)
+		return budget__refuse(NULL, err, errlen, "%llu section headers, at most %d",
+				      (unsigned long long)shnum, ELF_MAX_SECTIONS);
+	if (phnum > ELF_MAX_SEGMENTS)
+		return budget__refuse(NULL, err, errlen, "%llu program headers, at most %d",
+				      (unsigned long long)phnum, ELF_MAX_SEGMENTS);
+	return 0;
+}
+
+static int open_image(struct elf_image *img, char *err, size_t errlen)
 {
 	GElf_Ehdr ehdr;
 
-	memset(img, 0, sizeof(*img));
-	img->data = data;
-	img->size = size;
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		return errmsg(err, errlen, "libelf init failed: %s", elf_errmsg(-1));
-	if (size >= sizeof(Elf64_Ehdr)) {
-		img->elf = elf_memory((char *)data, size);
+	if (check_counts(img->data, img->size, err, errlen)) {
+		img->budget->exceeded = true;
+		return -1;
+	}
+	if (img->size >= sizeof(Elf64_Ehdr)) {
+		img->elf = elf_memory((char *)img->data, img->size);
 		if (!img->elf)
 			return errmsg(err, errlen, "cannot read ELF: %s", elf_errmsg(-1));
 	}
@@ -105,42 +137,103 @@ int elf_image__open_owned(struct elf_image *img, unsigned char *data, size_t siz
 	return 0;
 }
 
+int elf_image__open_owned(struct elf_image *img, unsigned char *data, size_t size, char *err,
+			  size_t errlen)
+{
+	memset(img, 0, sizeof(*img));
+	img->data = data;
+	img->size = size;
+	budget__init(&img->own_budget);
+	img->budget = &img->own_budget;
+	if (size > img->budget->max_file_bytes)
+		return budget__refuse(img->budget, err, errlen, "file of %zu MiB, at most %zu MiB",
+				      size >> 20, img->budget->max_file_bytes >> 20);
+	return open_image(img, err, errlen);
+}
+
+/* Reads exactly `size` bytes from the start of fd; a file that shrank fails. */
+static int read_all(int fd, unsigned char *buf, size_t size)
+{
+	size_t done = 0;
+
+	while (done < size) {
+		ssize_t n = pread(fd, buf + done, size - done, (off_t)done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+static bool same_file_state(const struct stat *a, const struct stat *b)
+{
+	return a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec && a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+	       a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/*
+ * The copy: anonymous memory, given back whole when the image closes. A
+ * file being rewritten while it is read is refused rather than half-read.
+ */
+static int copy_file(struct elf_image *img, int fd, char *err, size_t errlen)
+{
+	struct stat before, after;
+	size_t size;
+
+	if (fstat(fd, &before) != 0 || !S_ISREG(before.st_mode))
+		return errmsg(err, errlen, "not a regular file");
+	if (before.st_size < (off_t)sizeof(Elf64_Ehdr))
+		return errmsg(err, errlen, "too short for an ELF file");
+	if ((uint64_t)before.st_size > img->budget->max_file_bytes)
+		return budget__refuse(img->budget, err, errlen, "file of %lld MiB, at most %zu MiB",
+				      (long long)(before.st_size >> 20),
+				      img->budget->max_file_bytes >> 20);
+	size = (size_t)before.st_size;
+	img->data = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (img->data == MAP_FAILED) {
+		img->data = NULL;
+		return errmsg(err, errlen, "cannot allocate %zu bytes: %s", size, strerror(errno));
+	}
+	img->mapped = true;
+	img->map_size = size;
+	img->size = size;
+	if (read_all(fd, img->data, size) || fstat(fd, &after) || !same_file_state(&before, &after))
+		return errmsg(err, errlen, "file changed while it was read");
+	return 0;
+}
+
+int elf_image__open_fd(struct elf_image *img, int fd, struct parse_budget *budget, char *err,
+		       size_t errlen)
+{
+	memset(img, 0, sizeof(*img));
+	if (!budget) {
+		budget__init(&img->own_budget);
+		budget = &img->own_budget;
+	}
+	img->budget = budget;
+	if (copy_file(img, fd, err, errlen))
+		return -1;
+	return open_image(img, err, errlen);
+}
+
 int elf_image__open_file(struct elf_image *img, const char *path, char *err, size_t errlen)
 {
-	unsigned char *data;
-	struct stat st;
-	size_t size;
+	char why[256];
 	int fd, rc;
 
 	memset(img, 0, sizeof(*img));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errmsg(err, errlen, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
-		goto close_fd;
-	if (st.st_size < (off_t)sizeof(Elf64_Ehdr)) {
-		close(fd);
-		return errmsg(err, errlen, "%s: too short for an ELF file", path);
-	}
-	/*
-	 * A private mapping of the file: only the pages parsing touches (the
-	 * pclntab, a few functions) become resident, and they go back with the
-	 * mapping, instead of a 25 MB copy per binary. A running executable
-	 * cannot be truncated underneath (ETXTBSY), which a mapping relies on.
-	 */
-	size = (size_t)st.st_size;
-	data = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	rc = elf_image__open_fd(img, fd, NULL, why, sizeof(why));
 	close(fd);
-	if (data == MAP_FAILED)
-		return errmsg(err, errlen, "%s: cannot map: %s", path, strerror(errno));
-	rc = elf_image__open_owned(img, data, (size_t)st.st_size, err, errlen);
-	img->mapped = true;
-	img->map_size = size;
-	return rc;
-
-close_fd:
-	close(fd);
-	return errmsg(err, errlen, "%s: cannot read a regular file", path);
+	if (rc)
+		return errmsg(err, errlen, "%s: %s", path, why);
+	return 0;
 }
 
 void elf_image__close(struct elf_image *img)
@@ -150,7 +243,7 @@ void elf_image__close(struct elf_image *img)
 	if (img->elf)
 		elf_end(img->elf);
 	free(img->loads);
-	if (img->mapped)
+	if (img->mapped && img->data)
 		munmap(img->data, img->map_size);
 	else
 		free(img->data);
@@ -177,6 +270,19 @@ const unsigned char *elf_image__ptr(const struct elf_image *img, uint64_t vaddr,
 	if (!seg || !range_inside(vaddr - seg->vaddr, len, seg->filesz))
 		return NULL;
 	return img->data + seg->offset + (vaddr - seg->vaddr);
+}
+
+bool elf_image__repeats_earlier(const struct elf_image *img, size_t i)
+{
+	const struct elf_segment *seg = &img->loads[i];
+
+	for (size_t j = 0; j < i; j++) {
+		const struct elf_segment *e = &img->loads[j];
+
+		if (seg->offset >= e->offset && seg->offset + seg->filesz <= e->offset + e->filesz)
+			return true;
+	}
+	return false;
 }
 
 int elf_image__file_offset(const struct elf_image *img, uint64_t vaddr, uint64_t *out)
@@ -251,35 +357,39 @@ static int walk_symbols(const struct elf_image *img, Elf_Scn *scn, const GElf_Sh
 	return 0;
 }
 
-static int walk_table(const struct elf_image *img, Elf64_Word type, elf_func_cb cb, void *ctx,
-		      bool *found)
+/* The first section of `type`, or NULL: an executable has at most one of each. */
+static Elf_Scn *first_of_type(const struct elf_image *img, Elf64_Word type, GElf_Shdr *sh)
 {
 	Elf_Scn *scn = NULL;
-	GElf_Shdr sh;
-	int rc;
 
 	while ((scn = elf_nextscn(img->elf, scn)) != NULL) {
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != type)
-			continue;
-		*found = true;
-		rc = walk_symbols(img, scn, &sh, cb, ctx);
-		if (rc)
-			return rc;
+		if (gelf_getshdr(scn, sh) && sh->sh_type == type)
+			return scn;
 	}
-	return 0;
+	return NULL;
 }
 
+/*
+ * Each table once: only the first header of each type is read, and a
+ * .dynsym header aliasing the .symtab's bytes is skipped, so a crafted file
+ * with thousands of headers over one table costs what one table costs.
+ */
 int elf_image__for_each_func(const struct elf_image *img, elf_func_cb cb, void *ctx,
 			     bool *has_symtab)
 {
-	bool dyn_found = false;
-	int rc;
+	GElf_Shdr sym, dyn;
+	Elf_Scn *sym_scn, *dyn_scn;
+	int rc = 0;
 
 	*has_symtab = false;
 	if (!img->has_sections)
 		return 0;
-	rc = walk_table(img, SHT_SYMTAB, cb, ctx, has_symtab);
-	if (rc)
+	sym_scn = first_of_type(img, SHT_SYMTAB, &sym);
+	dyn_scn = first_of_type(img, SHT_DYNSYM, &dyn);
+	*has_symtab = sym_scn != NULL;
+	if (sym_scn)
+		rc = walk_symbols(img, sym_scn, &sym, cb, ctx);
+	if (rc || !dyn_scn || (sym_scn && dyn.sh_offset == sym.sh_offset))
 		return rc;
-	return walk_table(img, SHT_DYNSYM, cb, ctx, &dyn_found);
+	return walk_symbols(img, dyn_scn, &dyn, cb, ctx);
 }

@@ -11,6 +11,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "symbols/budget.h"
+
+/* Real executables have a few dozen of each; libelf allocates per section. */
+#define ELF_MAX_SECTIONS 4096
+#define ELF_MAX_SEGMENTS 512
+
 struct elf_segment {
 	uint64_t vaddr;
 	uint64_t memsz;
@@ -33,16 +39,27 @@ struct elf_image {
 	size_t nloads;
 	bool pie;
 	bool has_sections;
-	bool mapped;	 /* data is an anonymous mapping (open_file), else malloc'd */
-	size_t map_size; /* its length, when mapped */
+	bool mapped;			/* data is an anonymous mapping (open_fd), else malloc'd */
+	size_t map_size;		/* its length, when mapped */
+	struct parse_budget *budget;	/* what parsing may cost; NULL: unbounded */
+	struct parse_budget own_budget; /* open_file's */
 };
 
 /*
- * Both open calls leave what they hold in img, also on failure: call
+ * The open calls leave what they hold in img, also on failure: call
  * elf_image__close either way. open_owned takes `data` (malloc'd).
  */
 int elf_image__open_owned(struct elf_image *img, unsigned char *data, size_t size, char *err,
 			  size_t errlen);
+/*
+ * Copies the file open on `fd` into private anonymous memory, within
+ * budget->max_file_bytes, and parses the copy: whatever happens to the file
+ * afterwards (truncated, rewritten) cannot reach the parser. budget stays
+ * attached to img for the parsers that follow.
+ */
+int elf_image__open_fd(struct elf_image *img, int fd, struct parse_budget *budget, char *err,
+		       size_t errlen);
+/* open_fd of `path` under the default budget. */
 int elf_image__open_file(struct elf_image *img, const char *path, char *err, size_t errlen);
 void elf_image__close(struct elf_image *img);
 
@@ -50,6 +67,12 @@ void elf_image__close(struct elf_image *img);
 const unsigned char *elf_image__ptr(const struct elf_image *img, uint64_t vaddr, size_t len);
 /* The PT_LOAD whose file-backed bytes hold vaddr, or NULL. */
 const struct elf_segment *elf_image__segment_at(const struct elf_image *img, uint64_t vaddr);
+/*
+ * Whether PT_LOAD i's file bytes all lie within an earlier PT_LOAD's: scans
+ * over segments skip it, so a crafted file with hundreds of segments over
+ * the same bytes is read once (real executables have no such overlap).
+ */
+bool elf_image__repeats_earlier(const struct elf_image *img, size_t i);
 /* Offset in the file of vaddr within an executable PT_LOAD. 0 or -ENOENT. */
 int elf_image__file_offset(const struct elf_image *img, uint64_t vaddr, uint64_t *out);
 /* A section with file contents by exact name. 0 or -ENOENT. */

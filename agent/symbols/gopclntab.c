@@ -202,8 +202,9 @@ static int read_func(const struct layout *l, size_t i, struct go_func *fn, char 
 	return read_name(l, funcoff, i, &fn->name, err, errlen);
 }
 
-int gopclntab__parse(const unsigned char *bytes, size_t len, uint64_t text_fallback,
-		     struct gopclntab *out, char *err, size_t errlen)
+/* The table at `bytes`; -E2BIG (reason in err) when it lists more than max_funcs. */
+static int parse_table(const unsigned char *bytes, size_t len, uint64_t text_fallback,
+		       size_t max_funcs, struct gopclntab *out, char *err, size_t errlen)
 {
 	struct layout l;
 	size_t i;
@@ -211,6 +212,11 @@ int gopclntab__parse(const unsigned char *bytes, size_t len, uint64_t text_fallb
 	memset(out, 0, sizeof(*out));
 	if (read_layout(bytes, len, text_fallback, &l, err, errlen))
 		return -1;
+	if (l.nfunc > max_funcs) {
+		budget__refuse(NULL, err, errlen, "pclntab of %llu functions, at most %zu",
+			       (unsigned long long)l.nfunc, max_funcs);
+		return -E2BIG;
+	}
 	out->funcs = calloc(l.nfunc, sizeof(*out->funcs));
 	if (!out->funcs)
 		return errmsg(err, errlen, "out of memory for %llu functions",
@@ -231,6 +237,23 @@ int gopclntab__parse(const unsigned char *bytes, size_t len, uint64_t text_fallb
 free_funcs:
 	gopclntab__free(out);
 	return -1;
+}
+
+int gopclntab__parse(const unsigned char *bytes, size_t len, uint64_t text_fallback,
+		     struct gopclntab *out, char *err, size_t errlen)
+{
+	return parse_table(bytes, len, text_fallback, BUDGET_SYMBOLS, out, err, errlen) ? -1 : 0;
+}
+
+/* The same within the image's budget; a refusal for size marks it exceeded. */
+static int parse_in(const struct elf_image *img, const unsigned char *bytes, size_t len,
+		    uint64_t text_fallback, struct gopclntab *out, char *err, size_t errlen)
+{
+	int rc = parse_table(bytes, len, text_fallback, img->budget->max_symbols, out, err, errlen);
+
+	if (rc == -E2BIG)
+		img->budget->exceeded = true;
+	return rc ? -1 : 0;
 }
 
 void gopclntab__free(struct gopclntab *tab)
@@ -260,23 +283,64 @@ static int cmp_u64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static int word_index__build(struct word_index *wi, const struct elf_image *img, unsigned ptrsize)
+static int cmp_range(const void *a, const void *b)
 {
-	size_t total = 0, n = 0;
+	const struct elf_segment *x = *(const struct elf_segment *const *)a;
+	const struct elf_segment *y = *(const struct elf_segment *const *)b;
+
+	return (x->offset > y->offset) - (x->offset < y->offset);
+}
+
+/*
+ * The file ranges of the writable segments, merged: segments that overlap
+ * (a crafted file may have hundreds over the same bytes) give their words
+ * once. Returns how many ranges are left in `r` (offset, end pairs).
+ */
+static size_t writable_ranges(const struct elf_image *img, uint64_t (*r)[2])
+{
+	const struct elf_segment *segs[ELF_MAX_SEGMENTS];
+	size_t n = 0, out = 0;
+
+	for (size_t s = 0; s < img->nloads && n < ELF_MAX_SEGMENTS; s++)
+		if (img->loads[s].flags & PF_W && img->loads[s].filesz)
+			segs[n++] = &img->loads[s];
+	qsort(segs, n, sizeof(*segs), cmp_range);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t start = segs[i]->offset, end = start + segs[i]->filesz;
+
+		if (out && start <= r[out - 1][1]) {
+			r[out - 1][1] = end > r[out - 1][1] ? end : r[out - 1][1];
+			continue;
+		}
+		r[out][0] = start;
+		r[out][1] = end;
+		out++;
+	}
+	return out;
+}
+
+static int word_index__build(struct word_index *wi, const struct elf_image *img, unsigned ptrsize,
+			     char *err, size_t errlen)
+{
+	uint64_t ranges[ELF_MAX_SEGMENTS][2];
+	size_t nranges = writable_ranges(img, ranges), total = 0, n = 0;
 
 	wi->ptrsize = ptrsize;
-	for (size_t s = 0; s < img->nloads; s++)
-		total += img->loads[s].flags & PF_W ? img->loads[s].filesz / ptrsize : 0;
+	for (size_t r = 0; r < nranges; r++)
+		total += (size_t)((ranges[r][1] - ranges[r][0]) / ptrsize);
+	if (total > img->budget->max_index_words)
+		return budget__refuse(img->budget, err, errlen,
+				      "%zu pointer words of writable data to index, at most %zu",
+				      total, img->budget->max_index_words);
 	wi->words = malloc((total ? total : 1) * sizeof(*wi->words));
 	if (!wi->words)
-		return -1;
-	for (size_t s = 0; s < img->nloads; s++) {
-		const struct elf_segment *seg = &img->loads[s];
-		const unsigned char *p = img->data + seg->offset;
+		return errmsg(err, errlen, "out of memory scanning for the pclntab");
+	for (size_t r = 0; r < nranges; r++) {
+		const unsigned char *p = img->data + ranges[r][0];
+		size_t len = (size_t)(ranges[r][1] - ranges[r][0]);
 
-		if (!(seg->flags & PF_W))
-			continue;
-		for (size_t off = (-seg->vaddr) & (ptrsize - 1); off + ptrsize <= seg->filesz;
+		/* file offsets and addresses agree modulo the page, so alignment holds */
+		for (size_t off = (-ranges[r][0]) & (ptrsize - 1); off + ptrsize <= len;
 		     off += ptrsize)
 			wi->words[n++] = read_le(p + off, ptrsize);
 	}
@@ -305,19 +369,22 @@ static int scan_segment(const struct elf_image *img, const struct elf_segment *s
 	const unsigned char *base = img->data + seg->offset;
 	size_t off;
 
-	(void)img;
 	for (off = (-seg->vaddr) & 3; off + 16 <= seg->filesz; off += 4) {
 		const unsigned char *p = base + off;
 		uint64_t vaddr = seg->vaddr + off;
 
+		if (budget__expired(img->budget))
+			return budget__refuse(img->budget, err, errlen,
+					      "pclntab search took more than %.0f s of CPU",
+					      img->budget->max_seconds);
 		if (p[3] != 0xff || !header_prefix_ok(p, seg->filesz - off))
 			continue;
 		if (refs && (p[7] != refs->ptrsize || !word_index__has(refs, vaddr)))
 			continue;
 		if (!refs && ++*tries > UNREFERENCED_TRIES)
 			return -ENOENT;
-		if (gopclntab__parse(p, seg->filesz - off, 0, out, err, errlen)) {
-			if (refs)
+		if (parse_in(img, p, seg->filesz - off, 0, out, err, errlen)) {
+			if (refs || img->budget->exceeded)
 				return -1;
 			continue;
 		}
@@ -333,6 +400,8 @@ static int scan_all(const struct elf_image *img, const struct word_index *refs,
 	int tries = 0;
 
 	for (size_t i = 0; i < img->nloads; i++) {
+		if (elf_image__repeats_earlier(img, i))
+			continue;
 		int rc = scan_segment(img, &img->loads[i], refs, &tries, out, err, errlen);
 
 		if (rc != -ENOENT)
@@ -351,8 +420,8 @@ static int scan_segments(const struct elf_image *img, struct gopclntab *out, cha
 		struct word_index refs;
 		int rc;
 
-		if (word_index__build(&refs, img, sizes[i]))
-			return errmsg(err, errlen, "out of memory scanning for the pclntab");
+		if (word_index__build(&refs, img, sizes[i], err, errlen))
+			return -1;
 		rc = scan_all(img, &refs, out, err, errlen);
 		free(refs.words);
 		if (rc != -ENOENT)
@@ -370,7 +439,7 @@ static int load_from_section(const struct elf_image *img, const struct elf_secti
 	struct elf_section text = {0};
 
 	elf_image__section(img, ".text", &text);
-	if (gopclntab__parse(sec->bytes, sec->size, text.vaddr, out, err, errlen))
+	if (parse_in(img, sec->bytes, sec->size, text.vaddr, out, err, errlen))
 		return -1;
 	out->vaddr = sec->vaddr;
 	return 0;

@@ -8,11 +8,14 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "common/errmsg.h"
 #include "symbols/elf_image.h"
 #include "symbols/gobuildinfo.h"
 #include "symbols/gopclntab.h"
@@ -35,11 +38,18 @@ struct symtab {
 	struct gopclntab gotab; /* kept for the frame sizes of its pcsp tables */
 };
 
+static struct parse_budget *budget_of(const struct symtab *st)
+{
+	return st->img.budget;
+}
+
 static int add_sym(const char *name, uint64_t vaddr, uint64_t size, void *ctx)
 {
 	struct symtab *st = ctx;
 	struct sym_entry *grown;
 
+	if (st->nsyms >= budget_of(st)->max_symbols || budget__expired(budget_of(st)))
+		return -E2BIG;
 	if (st->nsyms == st->cap) {
 		st->cap = st->cap ? st->cap * 2 : 1024;
 		grown = realloc(st->syms, st->cap * sizeof(*grown));
@@ -50,6 +60,19 @@ static int add_sym(const char *name, uint64_t vaddr, uint64_t size, void *ctx)
 	st->syms[st->nsyms] = (struct sym_entry){name, vaddr, size, st->nsyms};
 	st->nsyms++;
 	return 0;
+}
+
+/* Why add_sym stopped, as a one-line reason. */
+static int index_error(struct symtab *st, int rc, char *err, size_t errlen)
+{
+	struct parse_budget *b = budget_of(st);
+
+	if (rc != -E2BIG)
+		return errmsg(err, errlen, "out of memory for the symbol index");
+	if (st->nsyms >= b->max_symbols)
+		return budget__refuse(b, err, errlen, "more than %zu functions", b->max_symbols);
+	return budget__refuse(b, err, errlen, "examination took more than %.0f s of CPU",
+			      b->max_seconds);
 }
 
 static int compare_entries(const void *a, const void *b)
@@ -90,10 +113,8 @@ static int add_go_funcs(struct symtab *st, char *err, size_t errlen)
 	st->info.pclntab_version = tab.version;
 	for (i = 0; i < tab.nfuncs && rc == 0; i++)
 		rc = add_sym(tab.funcs[i].name, tab.funcs[i].entry, tab.funcs[i].size, st);
-	st->gotab = tab;
-	if (rc)
-		snprintf(err, errlen, "out of memory for the symbol index");
-	return rc ? -1 : 0;
+	st->gotab = tab; /* kept for the frame sizes; freed with st */
+	return rc ? index_error(st, rc, err, errlen) : 0;
 }
 
 static int read_build_info(struct symtab *st, char *err, size_t errlen)
@@ -114,11 +135,10 @@ static int read_build_info(struct symtab *st, char *err, size_t errlen)
 static int build_index(struct symtab *st, char *err, size_t errlen)
 {
 	bool has_symtab = false;
+	int rc = elf_image__for_each_func(&st->img, add_sym, st, &has_symtab);
 
-	if (elf_image__for_each_func(&st->img, add_sym, st, &has_symtab)) {
-		snprintf(err, errlen, "out of memory for the symbol index");
-		return -1;
-	}
+	if (rc)
+		return index_error(st, rc, err, errlen);
 	st->info.has_symtab = has_symtab;
 	st->info.pie = st->img.pie;
 	if (add_go_funcs(st, err, errlen) || read_build_info(st, err, errlen))
@@ -137,20 +157,35 @@ static int open_image(struct symtab *st, struct symtab **out, char *err, size_t 
 	return 0;
 }
 
-int symtab__open(const char *path, struct symtab **out, char *err, size_t errlen)
+int symtab__open_fd(int fd, struct parse_budget *budget, struct symtab **out, char *err,
+		    size_t errlen)
 {
 	struct symtab *st = calloc(1, sizeof(*st));
 
 	*out = NULL;
-	if (!st) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	if (elf_image__open_file(&st->img, path, err, errlen)) {
+	if (!st)
+		return errmsg(err, errlen, "out of memory");
+	if (elf_image__open_fd(&st->img, fd, budget, err, errlen)) {
 		symtab__close(st);
 		return -1;
 	}
 	return open_image(st, out, err, errlen);
+}
+
+int symtab__open(const char *path, struct symtab **out, char *err, size_t errlen)
+{
+	char why[256];
+	int fd, rc;
+
+	*out = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errmsg(err, errlen, "%s: %s", path, strerror(errno));
+	rc = symtab__open_fd(fd, NULL, out, why, sizeof(why));
+	close(fd);
+	if (rc)
+		return errmsg(err, errlen, "%s: %s", path, why);
+	return 0;
 }
 
 int symtab__open_mem(const void *buf, size_t len, struct symtab **out, char *err, size_t errlen)
@@ -304,6 +339,8 @@ static void scan_segment_strings(const struct symtab *st, const struct elf_segme
 	size_t off, len;
 
 	for (off = (-seg->vaddr) & 7; off + 16 <= seg->filesz; off += 8) {
+		if (budget__expired(budget_of(st)))
+			return;
 		s = go_string_at(st, base + off, &len);
 		if (!s)
 			continue;
@@ -334,10 +371,14 @@ static int find_version_string(const struct symtab *st, const char *pattern, boo
 	for (size_t i = 0; i < st->img.nloads; i++) {
 		uint32_t flags = st->img.loads[i].flags;
 
+		if (elf_image__repeats_earlier(&st->img, i))
+			continue;
 		if (writable ? (flags & PF_W) : !(flags & (PF_W | PF_X)))
 			scan(st, &st->img.loads[i], &re, best);
 	}
 	regfree(&re);
+	if (budget__expired(budget_of(st)))
+		return -ETIME; /* a scan cut short: its best is not the highest */
 	if (!*best)
 		return -ENOENT;
 	if (strlen(best) >= outlen)
@@ -365,6 +406,8 @@ static void scan_c_strings(const struct symtab *st, const struct elf_segment *se
 			continue;
 		size_t len = off - start;
 
+		if (budget__expired(budget_of(st)))
+			return;
 		if (base[off] == 0 && len >= 1 && len <= GO_STRING_MAX) {
 			memcpy(text, base + start, len);
 			text[len] = '\0';

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "symbols/budget.h"
+
 struct binary_info {
 	char go_version[32];	 /* "go1.19.8"; empty for a non-Go binary */
 	char module_path[256];	 /* main module (buildinfo "path"), may be empty */
@@ -29,6 +31,12 @@ struct symtab;
 
 /* Opens `path`; on error returns -1 and writes a one-line reason into err. */
 int symtab__open(const char *path, struct symtab **out, char *err, size_t errlen);
+/*
+ * The file open on `fd`, copied and indexed within `budget` (NULL: the
+ * defaults). A refusal for cost sets budget->exceeded.
+ */
+int symtab__open_fd(int fd, struct parse_budget *budget, struct symtab **out, char *err,
+		    size_t errlen);
 /* The same over a buffer (used by tests and fuzzing); the buffer is copied. */
 int symtab__open_mem(const void *buf, size_t len, struct symtab **out, char *err, size_t errlen);
 void symtab__close(struct symtab *st);
@@ -43,7 +51,8 @@ int symtab__read(const struct symtab *st, uint64_t vaddr, void *buf, size_t len)
 /*
  * A Go string variable in the binary's data whose contents match the POSIX
  * extended regex `pattern`; with several matches the highest dotted version
- * wins. Used to read a store's version from a stripped binary. 0 or -ENOENT.
+ * wins. Used to read a store's version from a stripped binary. 0, -ENOENT,
+ * or -ETIME when the budget ran out.
  */
 int symtab__find_go_string(const struct symtab *st, const char *pattern, char *out, size_t outlen);
 

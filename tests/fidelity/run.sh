@@ -7,7 +7,7 @@ set -u
 cd "$(dirname "$0")" || exit 1
 mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true
 state=$(mktemp -d /tmp/kvscope-fidelity.XXXXXX)
-export FIDELITY_STATE=$state PYTHONDONTWRITEBYTECODE=1
+export SCENARIO_STATE=$state PYTHONPATH=$PWD/../lib PYTHONDONTWRITEBYTECODE=1
 
 # shellcheck source=../integration/scenario-cleanup.sh
 . ../integration/scenario-cleanup.sh

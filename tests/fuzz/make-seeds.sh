@@ -14,7 +14,7 @@ ETCD=${ETCD:-/usr/bin/etcd}
 GO_FIXTURE=${GO_FIXTURE:-build/fixtures/gofuncs}
 
 for t in symtab gopclntab sites profile cli listen_address accept_encoding procfs selfstats \
-	webconfig; do
+	webconfig slots discovery; do
 	rm -rf "${OUT:?}/$t"
 	mkdir -p "$OUT/$t"
 done
@@ -252,6 +252,23 @@ printf 'Limit                     Soft Limit           Hard Limit           Unit
 	>"$OUT/selfstats/limits"
 printf 'Max open files            unlimited            unlimited            files\n' \
 	>"$OUT/selfstats/limits-unlimited"
+
+# --- slots: first byte max targets; then steps (op, who, pid x4, name len, name) ---
+claim() { printf "\\x00\\x$1"; printf "$2"; printf "\\x$(printf %02x ${#3})%s" "$3"; }
+long=$(printf 'm%.0s' $(seq 1 70))
+{ printf '\x03'; claim 00 '\x01\x10\x00\x00' "$long"; claim 00 '\x02\x10\x00\x00' "$long";
+	claim 00 '\x03\x10\x00\x00' "$long"; } >"$OUT/slots/long-names"
+{ printf '\x02'; claim 00 '\x01\x00\x00\x00' etcd-0; printf '\x02\x00';
+	claim 01 '\x02\x00\x00\x00' etcd-0; printf '\x03\x3c'; claim 00 '\x03\x00\x00\x00' etcd-0; } \
+	>"$OUT/slots/foreign-then-member"
+{ printf '\x01'; claim 00 '\x05\x00\x00\x00' $'bad\xffname'; claim 00 '\x06\x00\x00\x00' x-6; } \
+	>"$OUT/slots/bad-utf8"
+
+# --- discovery: /proc/PID/status and cgroup text, then pidset steps ---
+printf 'Name:\tetcd\nUmask:\t0022\nUid:\t1000\t0\t0\t0\nGid:\t0\t0\t0\t0\n' >"$OUT/discovery/status"
+printf '12:memory:/x\n1:name=systemd:/kubepods/burstable/pod1/c1\n0::/\n' >"$OUT/discovery/cgroup-v1"
+printf '0::/kubepods.slice/kubepods-pod1.slice/cri-containerd-a.scope\n' >"$OUT/discovery/cgroup-v2"
+printf 'caf\xc3\xa9 bad\xff\xfe \xed\xa0\x80 \xf0\x9f\x98\x80' >"$OUT/discovery/utf8"
 
 # --- Web config: PEM names resolve in the fuzz target's scratch directory ---
 hash='$2b$04$TqCpWzXXo7qZAPafg63FserxfVXWnkdMV7W9AOiDIs..pyz.Je5/2' # bcrypt of "secret", cost 4

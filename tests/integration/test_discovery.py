@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Discovery that follows the host, and the disk syscall layer: members that
 come, go and come back; a member inside its own mount and pid namespaces;
 WAL fsyncs against etcd's own count; `kvscope check` on this kernel."""
@@ -7,11 +6,14 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
+import unittest
 
-from kvtest import (Agent, Cluster, Runner, free_port, value, wait_for, KVSCOPE, TIME_SCALE)
+from kvtest import (Agent, Cluster, free_port, in_written_order, value, wait_for, KVSCOPE,
+                    TIME_SCALE)
+
+load_tests = in_written_order
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -37,25 +39,33 @@ def attach_time(log, pid):
     return time.mktime(t) - time.timezone + float("0." + m.group(1)[20:23])
 
 
-def test_check_on_this_kernel():
-    r = subprocess.run([KVSCOPE, "check"], capture_output=True, text=True, timeout=60)
-    out = r.stdout
-    assert r.returncode == 0, out + r.stderr
-    assert re.search(r"uprobe\s+yes", out), out
-    assert re.search(r"verdict: kvscope can run here", out), out
-    assert re.search(r"BPF objects load and attach:\s+yes", out), out
-    # this kernel has syscall tracepoints but no kprobes and refuses fentry
-    expect = "fentry" if re.search(r"fentry / fexit\s+yes", out) else \
-        "ksyscall" if re.search(r"kprobe / ksyscall\s+yes", out) else "tracepoint"
-    assert re.search(r"disk syscalls\s+%s" % expect, out), out
+class CheckTests(unittest.TestCase):
+    """kvscope check on this kernel."""
+
+    def test_check_on_this_kernel(self):
+        r = subprocess.run([KVSCOPE, "check"], capture_output=True, text=True, timeout=60)
+        out = r.stdout
+        assert r.returncode == 0, out + r.stderr
+        assert re.search(r"uprobe\s+yes", out), out
+        assert re.search(r"verdict: kvscope can run here", out), out
+        assert re.search(r"BPF objects load and attach:\s+yes", out), out
+        # this kernel has syscall tracepoints but no kprobes and refuses fentry
+        expect = "fentry" if re.search(r"fentry / fexit\s+yes", out) else \
+            "ksyscall" if re.search(r"kprobe / ksyscall\s+yes", out) else "tracepoint"
+        assert re.search(r"disk syscalls\s+%s" % expect, out), out
 
 
-class DiscoverySuite:
-    def __init__(self):
-        self.cluster = Cluster()
-        self.tag = self.cluster.names[0].rsplit("-", 1)[0]
-        self.agent = Agent([], "--target.name=%s-*" % self.tag)
-        self.agent.wait_attached(self.cluster.names)
+class DiscoverySuite(unittest.TestCase):
+    """One cluster and one agent for all the tests, in the order written."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = Cluster()
+        cls.addClassCleanup(cls.cluster.stop)
+        cls.tag = cls.cluster.names[0].rsplit("-", 1)[0]
+        cls.agent = Agent([], "--target.name=%s-*" % cls.tag)
+        cls.addClassCleanup(cls.agent.stop)
+        cls.agent.wait_attached(cls.cluster.names)
 
     def puts(self, m, member):
         # Puts only: cluster.sh's health checks read from every member
@@ -134,11 +144,6 @@ class DiscoverySuite:
         assert self.puts(m, victim) == n_before + 3, (self.puts(m, victim), n_before)
         assert value(m, "kvstore_target_info", target=c.names[victim], pid=str(new_pid)) == 1
 
-    def close(self):
-        if self.agent.proc.poll() is None:
-            self.agent.stop()
-        self.cluster.stop()
-
 
 CONTAINER_SCRIPT = """
 set -e
@@ -151,60 +156,51 @@ exec "$BIN_DIR/etcd-in-container" --name "$NAME" --data-dir "$DATA" \
 """
 
 
-def test_member_in_its_own_namespaces():
-    """etcd started under unshare from a path that exists only in its mount
-    namespace: kvscope resolves it through /proc/PID/exe and counts it by
-    its host pid."""
-    work = tempfile.mkdtemp(prefix="kvscope-ctr-")
-    bin_dir = os.path.join(work, "bin")
-    os.mkdir(bin_dir)
-    port, peer = free_port(), free_port()
-    name = "ctr%d" % os.getpid()
-    url = "http://127.0.0.1:%d" % port
-    env = dict(os.environ, BIN_DIR=bin_dir, NAME=name, DATA=os.path.join(work, "data"), URL=url,
-               PEER="http://127.0.0.1:%d" % peer)
-    agent = Agent([], "--target.name=%s" % name)
-    proc = subprocess.Popen(["unshare", "--mount", "--pid", "--fork", "--propagation", "private",
-                             "sh", "-c", CONTAINER_SCRIPT], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        ctl = ["etcdctl", "--endpoints", url, "--command-timeout=5s"]
-        cenv = dict(os.environ, ETCDCTL_API="3")
-        wait_for(lambda: subprocess.run(ctl + ["endpoint", "health"], env=cenv,
-                                        capture_output=True).returncode == 0, 30,
-                 what="etcd in its namespaces")
-        assert not os.path.exists(os.path.join(bin_dir, "etcd-in-container")), \
-            "the binary must exist only inside the container's mount namespace"
-        wait_for(lambda: value(agent.scrape(), "kvscope_target_attached", target=name) == 1, 5,
-                 what="the namespaced member attached")
-        for i in range(7):
-            subprocess.run(ctl + ["put", "ctr/k%d" % i, "v"], env=cenv, check=True,
-                           capture_output=True, timeout=30)
-        m = agent.scrape()
-        assert value(m, "kvstore_requests_total", target=name, method="Put", status="200") == 7
-        exe = [dict(ls)["exe"] for (n, ls) in m if n == "kvstore_target_info"
-               and dict(ls)["target"] == name]
-        assert exe == [os.path.join(bin_dir, "etcd-in-container")], exe
-    finally:
-        agent.stop()
-        proc.terminate()
+class NamespaceTests(unittest.TestCase):
+    """A member inside its own mount and pid namespaces."""
+
+    def test_member_in_its_own_namespaces(self):
+        """etcd started under unshare from a path that exists only in its mount
+        namespace: kvscope resolves it through /proc/PID/exe and counts it by
+        its host pid."""
+        work = tempfile.mkdtemp(prefix="kvscope-ctr-")
+        bin_dir = os.path.join(work, "bin")
+        os.mkdir(bin_dir)
+        port, peer = free_port(), free_port()
+        name = "ctr%d" % os.getpid()
+        url = "http://127.0.0.1:%d" % port
+        env = dict(os.environ, BIN_DIR=bin_dir, NAME=name, DATA=os.path.join(work, "data"), URL=url,
+                   PEER="http://127.0.0.1:%d" % peer)
+        agent = Agent([], "--target.name=%s" % name)
+        proc = subprocess.Popen(["unshare", "--mount", "--pid", "--fork", "--propagation", "private",
+                                 "sh", "-c", CONTAINER_SCRIPT], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        shutil.rmtree(work, ignore_errors=True)
+            ctl = ["etcdctl", "--endpoints", url, "--command-timeout=5s"]
+            cenv = dict(os.environ, ETCDCTL_API="3")
+            wait_for(lambda: subprocess.run(ctl + ["endpoint", "health"], env=cenv,
+                                            capture_output=True).returncode == 0, 30,
+                     what="etcd in its namespaces")
+            assert not os.path.exists(os.path.join(bin_dir, "etcd-in-container")), \
+                "the binary must exist only inside the container's mount namespace"
+            wait_for(lambda: value(agent.scrape(), "kvscope_target_attached", target=name) == 1, 5,
+                     what="the namespaced member attached")
+            for i in range(7):
+                subprocess.run(ctl + ["put", "ctr/k%d" % i, "v"], env=cenv, check=True,
+                               capture_output=True, timeout=30)
+            m = agent.scrape()
+            assert value(m, "kvstore_requests_total", target=name, method="Put", status="200") == 7
+            exe = [dict(ls)["exe"] for (n, ls) in m if n == "kvstore_target_info"
+                   and dict(ls)["target"] == name]
+            assert exe == [os.path.join(bin_dir, "etcd-in-container")], exe
+        finally:
+            agent.stop()
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            shutil.rmtree(work, ignore_errors=True)
 
 
-def main():
-    runner = Runner("integration discovery")
-    runner.run("check on this kernel", test_check_on_this_kernel)
-    suite = DiscoverySuite()
-    runner.run_suite(suite, ["logs_the_chosen_hook", "wal_fsyncs_match_etcd",
-                             "kill_restart_continues"])
-    runner.run("member in its own namespaces", test_member_in_its_own_namespaces)
-    return runner.finish()
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Faults around the agent: a member SIGKILLed under load (again and
 again), kvscope itself SIGKILLed, more members than --max-targets, a
 profile whose offsets fault, and the number of series a mixed load makes."""
@@ -10,14 +9,16 @@ import os
 import random
 import shutil
 import signal
-import sys
 import tempfile
 import threading
 import time
+import unittest
 
-from kvtest import (ROOT, GRPC_TO_STATUS, Agent, Cluster, NamedAgent, Runner, bpf_fd_ids,
-                    bpf_ids_alive, delta, etcd_requests, kvscope_links, kvscope_requests,
+from kvtest import (ROOT, GRPC_TO_STATUS, Agent, Cluster, bpf_fds, bpf_ids_alive, delta,
+                    etcd_requests, in_written_order, kvscope_links, kvscope_requests,
                     quiet_counts, value, wait_for)
+
+load_tests = in_written_order
 
 METHODS = ["Range", "Put", "DeleteRange", "Txn", "Compact"]
 MAX_REQUEST_BYTES = 4096
@@ -104,14 +105,20 @@ def move_leader_off(cluster, member):
     wait_for(lambda: leader_index(cluster) not in (None, member), 10, what="leader moved")
 
 
-class FaultSuite:
-    def __init__(self):
-        self.cluster = Cluster("--max-request-bytes=%d" % MAX_REQUEST_BYTES, "--metrics=extensive")
-        self.tag = self.cluster.names[0].rsplit("-", 1)[0]
-        self.agents = []
+class FaultSuite(unittest.TestCase):
+    """One cluster for all the tests, in the order written; the agents they
+    start are killed at the end."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = Cluster("--max-request-bytes=%d" % MAX_REQUEST_BYTES, "--metrics=extensive")
+        cls.addClassCleanup(cls.cluster.stop)
+        cls.tag = cls.cluster.names[0].rsplit("-", 1)[0]
+        cls.agents = []
+        cls.addClassCleanup(lambda: [a.kill() for a in cls.agents])
 
     def start_named(self, *flags):
-        agent = NamedAgent(self.tag + "-*", *flags)
+        agent = Agent([], "--target.name=" + self.tag + "-*", *flags)
         self.agents.append(agent)
         agent.wait_attached(self.cluster.names)
         return agent
@@ -199,7 +206,7 @@ class FaultSuite:
         c = self.cluster
         old = self.agents[0]
         pid = old.proc.pid
-        links, progs = bpf_fd_ids(pid)
+        links, progs, _ = bpf_fds(pid)
         assert links and progs and kvscope_links(progs), "no links held: %s %s" % (links, progs)
         old.proc.send_signal(signal.SIGKILL)
         old.proc.wait(10)
@@ -278,13 +285,6 @@ class FaultSuite:
         finally:
             shutil.rmtree(pdir, ignore_errors=True)
 
-    def close(self):
-        for a in self.agents:
-            if a.proc.poll() is None:
-                a.proc.kill()
-                a.proc.wait()
-        self.cluster.stop()
-
 
 def series_bound(targets):
     """Most series `targets` etcd targets can make, from etcd's profile and
@@ -300,16 +300,4 @@ def series_bound(targets):
     plus the agent's own: 5 lost reasons, 4 attach errors, build info,
     series, scrape success and duration, in-flight, 6 process_* = 20."""
     per_target = 60 + 90 + 5 + 12 + 8 + 240 + 8
-    return targets * per_target + 20
-
-
-def main():
-    runner = Runner("integration faults")
-    suite = FaultSuite()
-    runner.run_suite(suite, ["member_killed_mid_load", "label_cardinality", "kvscope_sigkill",
-                             "max_targets", "profile_with_wrong_offsets"])
-    return runner.finish()
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return targets * per_target + 22

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The metrics endpoint against hostile clients on loopback: idle sockets,
 huge headers, slow senders, a scrape storm and malformed requests. The
 agent must stay up, keep serving other clients, and keep its file
@@ -9,12 +8,14 @@ import http.client
 import random
 import select
 import socket
-import sys
 import threading
 import time
+import unittest
 
-from kvtest import (PLAIN_KVSCOPE, Agent, BinaryAgent, Cluster, Runner, parse_metrics,
-                    scrape_from, value, wait_for)
+from kvtest import (PLAIN_KVSCOPE, Agent, Cluster, in_written_order, parse_metrics, scrape_from,
+                    value, wait_for)
+
+load_tests = in_written_order
 
 TIMEOUT_S = 10  # the agent's connection timeout
 PER_IP = 16  # the agent's per-address connection limit
@@ -99,20 +100,22 @@ def note_closed(pending, closed_at, t0, wait):
         del pending[fd]
 
 
-class HostileSuite:
-    def __init__(self):
-        self.cluster = Cluster()
-        try:
-            self.agent = Agent(self.cluster.pids)
-            self.agent.wait_attached(self.cluster.names)
-            # the disk probes attach last and add their own fds: settle first
-            wait_for(lambda: "disk probes attached" in self.agent.logtext() or
-                     "disk metrics off" in self.agent.logtext(), 15, what="disk probes")
-        except Exception:
-            self.stop_all()
-            raise
+class HostileSuite(unittest.TestCase):
+    """One cluster and one agent for all the tests, in the order written;
+    the last checks that the agent exits cleanly after all that."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = Cluster()
+        cls.addClassCleanup(cls.cluster.stop)
+        cls.agent = Agent(cls.cluster.pids)
+        cls.addClassCleanup(cls.agent.kill)  # after a failure: stop what still runs
+        cls.agent.wait_attached(cls.cluster.names)
+        # the disk probes attach last and add their own fds: settle first
+        wait_for(lambda: "disk probes attached" in cls.agent.logtext() or
+                 "disk metrics off" in cls.agent.logtext(), 15, what="disk probes")
         for i in range(6):  # some traffic, so the exposition has request series
-            self.cluster.etcdctl(i % 3, "put", "hostile/k%d" % i, "v")
+            cls.cluster.etcdctl(i % 3, "put", "hostile/k%d" % i, "v")
 
     def bystander_scrape(self, limit=1.0):
         """A scrape from another address answers completely within `limit` s."""
@@ -276,8 +279,7 @@ class HostileSuite:
         assert not bad, "cut or wrong replies: %s" % bad[:5]
         assert outcomes["ok"] > 500, outcomes
         self.assert_up()
-        plain = BinaryAgent(PLAIN_KVSCOPE, "--target.pid=" + ",".join(
-            str(p) for p in self.cluster.pids))
+        plain = Agent(self.cluster.pids, binary=PLAIN_KVSCOPE)
         try:
             plain.wait_attached(self.cluster.names)
             for _ in range(20):  # the exposition buffer grows to its size once
@@ -319,35 +321,7 @@ class HostileSuite:
             assert_refused(what, reply, ended, allowed)
             self.assert_up()
 
-    def stop_all(self):
-        """After a failure: stop what still runs, by PID."""
-        agent = getattr(self, "agent", None)
-        if agent and agent.proc.poll() is None:
-            agent.proc.kill()
-            agent.proc.wait()
-        self.cluster.stop()
-
-    def close(self):
-        try:
-            if self.agent.proc.poll() is None:
-                rc = self.agent.stop()
-                assert rc == 0, "kvscope exit %s: %s" % (rc, self.agent.logtext()[-3000:])
-        finally:
-            self.cluster.stop()
-
-
-def main():
-    runner = Runner("integration hostile")
-    suite = HostileSuite()
-    try:
-        for name in ["idle_connections", "huge_headers", "slow_clients_cut_off",
-                     "scrape_storm_bounded", "malformed_requests"]:
-            runner.run(name.replace("_", " "), getattr(suite, "test_" + name))
-        runner.run("clean exit after all that", suite.close)
-    finally:
-        suite.stop_all()
-    return runner.finish()
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    def test_clean_exit_after_all_that(self):
+        if self.agent.proc.poll() is None:
+            rc = self.agent.stop()
+            assert rc == 0, "kvscope exit %s: %s" % (rc, self.agent.logtext()[-3000:])

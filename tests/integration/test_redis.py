@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """kvscope against a real redis-server 7.0 (Debian's): counts per command equal
 Redis's own INFO commandstats (calls + rejected_calls), errors equal INFO
 errorstats, a redis-benchmark run is counted exactly, RDB saves and the dump
@@ -9,74 +8,21 @@ with disk and off-CPU time per slow request."""
 import os
 import re
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
 import time
+import unittest
 
-from kvtest import Agent, Runner, free_port, has, value, wait_for, KVSCOPE
+from kvtest import (Agent, RedisError, Resp, by_method, delta, free_port, has, in_written_order,
+                    requests_by, value, wait_for, KVSCOPE)
+
+load_tests = in_written_order
 
 REDIS_SERVER = os.environ.get("REDIS_SERVER", "/usr/bin/redis-server")
 REDIS_BENCHMARK = os.environ.get("REDIS_BENCHMARK", "/usr/bin/redis-benchmark")
 ROW_HEAD_RE = re.compile(r"^(\S+) (\S+): count (\d+) \(status([^)]*)\)  p50 ")
 HIST_ROW_RE = re.compile(r"^\s+(\d+) -> (\d+|inf)\s+: (\d+)\s+\|(\**)\s*\|$")
 SLOW_RE = re.compile(r"^\d\d:\d\d:\d\d\.\d{3} (\S+)\s+(\d+)\s+(\S+)\s+(\d+)\s+(\S+)\s+(\S+)\s+(\S+)$")
-
-
-class Resp:
-    """A minimal RESP2 client on one connection: enough for tests."""
-
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        self.buf = b""
-
-    def _line(self):
-        while b"\r\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("redis closed the connection")
-            self.buf += chunk
-        line, _, self.buf = self.buf.partition(b"\r\n")
-        return line
-
-    def _exact(self, n):
-        while len(self.buf) < n + 2:
-            self.buf += self.sock.recv(65536)
-        data, self.buf = self.buf[:n], self.buf[n + 2:]
-        return data
-
-    def _reply(self):
-        line = self._line()
-        kind, rest = line[:1], line[1:]
-        if kind == b"+":
-            return rest.decode()
-        if kind == b"-":
-            return RedisError(rest.decode())
-        if kind == b":":
-            return int(rest)
-        if kind == b"$":
-            n = int(rest)
-            return None if n < 0 else self._exact(n).decode(errors="replace")
-        if kind == b"*":
-            n = int(rest)
-            return None if n < 0 else [self._reply() for _ in range(n)]
-        raise ValueError("bad RESP reply %r" % line)
-
-    def call(self, *args):
-        out = b"*%d\r\n" % len(args)
-        for a in args:
-            a = str(a).encode()
-            out += b"$%d\r\n%s\r\n" % (len(a), a)
-        self.sock.sendall(out)
-        return self._reply()
-
-    def close(self):
-        self.sock.close()
-
-
-class RedisError(str):
-    pass
 
 
 class Redis:
@@ -137,37 +83,17 @@ class Redis:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def requests_by(metrics, target):
-    """{(method, status): n} of kvstore_requests_total for a target."""
-    out = {}
-    for (name, labels), v in metrics.items():
-        ls = dict(labels)
-        if name == "kvstore_requests_total" and ls.get("target") == target and v:
-            key = (ls["method"], ls["status"])
-            out[key] = out.get(key, 0) + v
-    return out
+class RedisSuite(unittest.TestCase):
+    """One redis-server and one agent for all the tests, in the order written."""
 
-
-def by_method(reqs):
-    out = {}
-    for (m, _), v in reqs.items():
-        out[m] = out.get(m, 0) + v
-    return out
-
-
-def delta(after, before):
-    return {k: after.get(k, 0) - before.get(k, 0) for k in set(after) | set(before)
-            if after.get(k, 0) != before.get(k, 0)}
-
-
-class RedisSuite:
-    def __init__(self):
-        self.redis = Redis()
-        self.agent = Agent([self.redis.pid])
-
-    def close(self):
-        self.agent.stop()
-        self.redis.stop()
+    @classmethod
+    def setUpClass(cls):
+        if not os.path.exists(REDIS_SERVER):
+            raise AssertionError("redis-server missing: apt-get install redis-server redis-tools")
+        cls.redis = Redis()
+        cls.addClassCleanup(cls.redis.stop)
+        cls.agent = Agent([cls.redis.pid])
+        cls.addClassCleanup(cls.agent.stop)
 
     def scrape(self):
         return self.agent.scrape()
@@ -342,20 +268,3 @@ class RedisSuite:
         assert target == r.target and int(pid) == r.pid and status == "200"
         assert us(lat) >= 50000 and us(off) >= 40000, slow["debug"]
         assert us(slow["save"][5]) > 0, slow["save"]  # disk sync time inside SAVE
-
-
-def main():
-    runner = Runner("integration redis")
-    if not os.path.exists(REDIS_SERVER):
-        print("redis-server missing: apt-get install redis-server redis-tools")
-        runner.failed += 1
-        return runner.finish()
-    suite = RedisSuite()
-    runner.run_suite(suite, ["attached", "commands_match_commandstats", "errors_match_errorstats",
-                             "benchmark_exact", "rdb_saves_and_size", "no_raft_series",
-                             "promtool_check_metrics", "trace_histograms"])
-    return runner.finish()
-
-
-if __name__ == "__main__":
-    sys.exit(main())

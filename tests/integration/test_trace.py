@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """kvscope trace against a real 3-member etcd cluster: per-interval counts add
 up to exactly what was sent, quantiles are ordered, slow requests are over the
 threshold, text mode draws histogram rows, Ctrl-C detaches every probe, and a
@@ -9,12 +8,14 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import tempfile
 import time
+import unittest
 
-from kvtest import (Agent, Cluster, Runner, bpf_fd_ids, bpf_ids_alive, value, wait_for,
+from kvtest import (Agent, Cluster, bpf_fds, bpf_ids_alive, in_written_order, value, wait_for,
                     KVSCOPE)
+
+load_tests = in_written_order
 
 SLOW_S = 0.0005
 HIST_ROW_RE = re.compile(r"^\s+(\d+) -> (\d+|inf)\s+: (\d+)\s+\|(\**)\s*\|$")
@@ -95,13 +96,14 @@ def check_quantiles(lines):
     assert rows > 0, "no method rows at all"
 
 
-class TraceSuite:
-    def __init__(self):
-        self.cluster = Cluster()
-        self.glob = self.cluster.names[0].rsplit("-", 1)[0] + "-*"
+class TraceSuite(unittest.TestCase):
+    """One cluster for all the tests, in the order written."""
 
-    def close(self):
-        self.cluster.stop()
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = Cluster()
+        cls.addClassCleanup(cls.cluster.stop)
+        cls.glob = cls.cluster.names[0].rsplit("-", 1)[0] + "-*"
 
     def test_json_counts_exact(self):
         t = Trace("--target", self.glob, "--interval", "1s", "--duration", "6s", "--json",
@@ -143,7 +145,7 @@ class TraceSuite:
     def test_text_histograms_and_sigint(self):
         t = Trace("--target", self.glob, "--interval", "1s")
         try:
-            links, progs = bpf_fd_ids(t.proc.pid)
+            links, progs, _ = bpf_fds(t.proc.pid)
             assert links and progs, "trace holds no BPF links"
             sent = drive(self.cluster)
             time.sleep(1.5)
@@ -201,15 +203,3 @@ class TraceSuite:
         r = subprocess.run([KVSCOPE, "trace", "--target", "no-such-member-*", "--duration", "1s"],
                            capture_output=True, text=True, timeout=60)
         assert r.returncode == 1 and "no store process to trace" in r.stderr, r.stderr
-
-
-def main():
-    runner = Runner("integration trace")
-    suite = TraceSuite()
-    runner.run_suite(suite, ["json_counts_exact", "method_filter", "text_histograms_and_sigint",
-                             "beside_daemon", "no_target_exits_1"])
-    return runner.finish()
-
-
-if __name__ == "__main__":
-    sys.exit(main())

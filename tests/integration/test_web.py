@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The metrics endpoint behind --web.config.file: TLS, client certificates
 and basic auth on the real agent, with certificates made by the openssl CLI
 and curl as the client."""
@@ -6,12 +5,13 @@ and curl as the client."""
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
-import time
+import unittest
 import warnings
 
-from kvtest import KVSCOPE, Runner, free_port, wait_for
+from kvtest import Agent, in_written_order, wait_for
+
+load_tests = in_written_order
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -34,7 +34,7 @@ sign intruder rogue client
 """
 
 
-class WebAgent:
+class WebAgent(Agent):
     """The agent serving under a web config written into `d`."""
 
     def __init__(self, d, yaml, *extra):
@@ -42,14 +42,8 @@ class WebAgent:
         self.config = os.path.join(d, "web.yml")
         with open(self.config, "w") as f:
             f.write(yaml)
-        self.port = free_port()
-        self.log_path = os.path.join(d, "kvscope-%d.log" % self.port)
-        self.log = open(self.log_path, "w")
         # Watch nothing real: the endpoint is what is under test.
-        self.proc = subprocess.Popen(
-            [KVSCOPE, "--web.listen-address=127.0.0.1:%d" % self.port,
-             "--web.config.file=" + self.config, "--target.pid=%d" % os.getpid(), *extra],
-            stdout=self.log, stderr=subprocess.STDOUT)
+        super().__init__([os.getpid()], "--web.config.file=" + self.config, *extra, log_dir=d)
 
     def curl(self, path="/metrics", *args):
         """(curl exit status, HTTP status, body) for https://127.0.0.1:PORT/path."""
@@ -65,20 +59,6 @@ class WebAgent:
             return self.curl("/healthz", "-k")[0] == 0
         wait_for(up, 20, what="kvscope serving TLS")
 
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-
-    def logtext(self):
-        with open(self.log_path) as f:
-            return f.read()
-
 
 def bcrypt(password):
     return crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1 << 6))
@@ -87,84 +67,77 @@ def bcrypt(password):
 TLS = "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
 
 
-def test_tls_and_basic_auth(d):
-    a = WebAgent(d, TLS + "basic_auth_users:\n  alice: '%s'\n" % bcrypt("s3cret"))
-    try:
-        a.wait_listening()
-        rc, code, body = a.curl("/metrics", "--cacert", "ca.crt", "-u", "alice:s3cret")
-        assert rc == 0 and code == 200, (rc, code)
-        assert "kvscope_" in body, body[:200]
-        rc, code, body = a.curl("/metrics", "--cacert", "ca.crt", "-u", "alice:wrong")
-        assert code == 401 and "kvscope_" not in body, (code, body[:200])
-        rc, code, body = a.curl("/metrics", "--cacert", "ca.crt")
-        assert code == 401 and "kvscope_" not in body, (code, body[:200])
-        # gzip inside TLS.
-        r = subprocess.run(["curl", "-s", "--cacert", "ca.crt", "-u", "alice:s3cret",
-                            "--compressed", "-D", "-", "-o", "/dev/null",
-                            "https://127.0.0.1:%d/metrics" % a.port],
-                           capture_output=True, text=True, cwd=d, timeout=30)
-        assert "content-encoding: gzip" in r.stdout.lower(), r.stdout
-        # Plain HTTP to the TLS port gets nothing.
-        r = subprocess.run(["curl", "-s", "--max-time", "5", "-u", "alice:s3cret",
-                            "http://127.0.0.1:%d/metrics" % a.port],
-                           capture_output=True, text=True, timeout=30)
-        assert r.returncode != 0 and "kvscope_" not in r.stdout, (r.returncode, r.stdout)
-        # Below the default minimum, TLS 1.2: no handshake.
-        rc, code, _ = a.curl("/metrics", "--cacert", "ca.crt", "--tls-max", "1.1",
-                             "-u", "alice:s3cret")
-        assert rc != 0 and code == 0, (rc, code)
-    finally:
-        a.stop()
+class WebSuite(unittest.TestCase):
+    """The endpoint under a web config: TLS, basic auth, client certificates;
+    one set of certificates in a directory of its own for all the tests."""
 
-
-def test_client_certificates(d):
-    a = WebAgent(d, TLS + "  client_auth_type: RequireAndVerifyClientCert\n"
-                 "  client_ca_file: ca.crt\n  min_version: TLS13\n")
-    try:
-        def up():
-            assert a.proc.poll() is None, "kvscope exited: " + a.logtext()
-            return a.curl("/healthz", "-k", "--cert", "client.crt", "--key", "client.key")[0] == 0
-        wait_for(up, 20, what="kvscope serving TLS")
-        rc, code, body = a.curl("/metrics", "--cacert", "ca.crt", "--cert", "client.crt",
-                                "--key", "client.key")
-        assert rc == 0 and code == 200 and "kvscope_" in body, (rc, code)
-        for args in ([], ["--cert", "intruder.crt", "--key", "intruder.key"]):
-            rc, code, body = a.curl("/metrics", "--cacert", "ca.crt", *args)
-            assert rc != 0 and code == 0 and "kvscope_" not in body, (args, rc, code)
-        rc, code, _ = a.curl("/metrics", "--cacert", "ca.crt", "--cert", "client.crt",
-                             "--key", "client.key", "--tls-max", "1.2")
-        assert rc != 0 and code == 0, ("TLS 1.2 against min_version TLS13", rc, code)
-    finally:
-        a.stop()
-
-
-def test_bad_config_refused(d):
-    a = WebAgent(d, "tls_server_config:\n  cert_file: server.crt\n  keyfile: server.key\n")
-    try:
-        rc = a.proc.wait(20)
-        assert rc != 0, "kvscope started with a bad web config"
-        want = "%s:3: tls_server_config: unknown key" % a.config
-        assert want in a.logtext(), a.logtext()
-    finally:
-        a.stop()
-
-
-def main():
-    d = tempfile.mkdtemp(prefix="kvscope-web-")
-    r = Runner("integration web")
-    try:
-        subprocess.run(["sh", "-c", MAKE_CERTS], cwd=d, check=True, capture_output=True,
+    @classmethod
+    def setUpClass(cls):
+        cls.d = tempfile.mkdtemp(prefix="kvscope-web-")
+        cls.addClassCleanup(shutil.rmtree, cls.d, ignore_errors=True)
+        subprocess.run(["sh", "-c", MAKE_CERTS], cwd=cls.d, check=True, capture_output=True,
                        timeout=60)
-        r.run("TLS and basic auth", test_tls_and_basic_auth, d)
-        r.run("client certificates", test_client_certificates, d)
-        r.run("bad web config refused at startup", test_bad_config_refused, d)
-    except Exception as e:  # no certificates: nothing can run
-        r.failed += 1
-        print("FAIL setup: %s" % e)
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
-    return r.finish()
+
+    def test_tls_and_basic_auth(self):
+        d = self.d
+        a = WebAgent(d, TLS + "basic_auth_users:\n  alice: '%s'\n" % bcrypt("s3cret"))
+        try:
+            a.wait_listening()
+            rc, code, body = a.curl("/metrics", "--cacert", "ca.crt", "-u", "alice:s3cret")
+            assert rc == 0 and code == 200, (rc, code)
+            assert "kvscope_" in body, body[:200]
+            rc, code, body = a.curl("/metrics", "--cacert", "ca.crt", "-u", "alice:wrong")
+            assert code == 401 and "kvscope_" not in body, (code, body[:200])
+            rc, code, body = a.curl("/metrics", "--cacert", "ca.crt")
+            assert code == 401 and "kvscope_" not in body, (code, body[:200])
+            # gzip inside TLS.
+            r = subprocess.run(["curl", "-s", "--cacert", "ca.crt", "-u", "alice:s3cret",
+                                "--compressed", "-D", "-", "-o", "/dev/null",
+                                "https://127.0.0.1:%d/metrics" % a.port],
+                               capture_output=True, text=True, cwd=d, timeout=30)
+            assert "content-encoding: gzip" in r.stdout.lower(), r.stdout
+            # Plain HTTP to the TLS port gets nothing.
+            r = subprocess.run(["curl", "-s", "--max-time", "5", "-u", "alice:s3cret",
+                                "http://127.0.0.1:%d/metrics" % a.port],
+                               capture_output=True, text=True, timeout=30)
+            assert r.returncode != 0 and "kvscope_" not in r.stdout, (r.returncode, r.stdout)
+            # Below the default minimum, TLS 1.2: no handshake.
+            rc, code, _ = a.curl("/metrics", "--cacert", "ca.crt", "--tls-max", "1.1",
+                                 "-u", "alice:s3cret")
+            assert rc != 0 and code == 0, (rc, code)
+        finally:
+            a.stop()
+
+    def test_client_certificates(self):
+        d = self.d
+        a = WebAgent(d, TLS + "  client_auth_type: RequireAndVerifyClientCert\n"
+                     "  client_ca_file: ca.crt\n  min_version: TLS13\n")
+        try:
+            def up():
+                assert a.proc.poll() is None, "kvscope exited: " + a.logtext()
+                return a.curl("/healthz", "-k", "--cert", "client.crt", "--key", "client.key")[0] == 0
+            wait_for(up, 20, what="kvscope serving TLS")
+            rc, code, body = a.curl("/metrics", "--cacert", "ca.crt", "--cert", "client.crt",
+                                    "--key", "client.key")
+            assert rc == 0 and code == 200 and "kvscope_" in body, (rc, code)
+            for args in ([], ["--cert", "intruder.crt", "--key", "intruder.key"]):
+                rc, code, body = a.curl("/metrics", "--cacert", "ca.crt", *args)
+                assert rc != 0 and code == 0 and "kvscope_" not in body, (args, rc, code)
+            rc, code, _ = a.curl("/metrics", "--cacert", "ca.crt", "--cert", "client.crt",
+                                 "--key", "client.key", "--tls-max", "1.2")
+            assert rc != 0 and code == 0, ("TLS 1.2 against min_version TLS13", rc, code)
+        finally:
+            a.stop()
+
+    def test_bad_config_refused(self):
+        d = self.d
+        a = WebAgent(d, "tls_server_config:\n  cert_file: server.crt\n  keyfile: server.key\n")
+        try:
+            rc = a.proc.wait(20)
+            assert rc != 0, "kvscope started with a bad web config"
+            want = "%s:3: tls_server_config: unknown key" % a.config
+            assert want in a.logtext(), a.logtext()
+        finally:
+            a.stop()
 
 
-if __name__ == "__main__":
-    sys.exit(main())

@@ -140,8 +140,8 @@ agent_check() {
 integration_suite() {
 	local name=$1 log=/tmp/test_$1.log line pid
 	echo "--- integration $name (KVSCOPE=$agent)"
-	(cd "$repo" && KVSCOPE=$agent exec timeout 600 python3 -u "tests/integration/test_$name.py") \
-		>"$log" 2>&1 &
+	(cd "$repo/tests/integration" && KVSCOPE=$agent PYTHONPATH=$repo/tests/lib exec timeout 600 \
+		python3 -u -m kvtest.runner "integration $name" . "test_$name.py") >"$log" 2>&1 &
 	pid=$!
 	tail -n +1 -f --pid="$pid" "$log"
 	wait "$pid"

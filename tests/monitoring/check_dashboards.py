@@ -3,8 +3,10 @@
 
 Each dashboard must be importable as is: panels with unique ids and known
 types, every query bound to the `datasource` variable (never a fixed uid),
-every variable defined in templating before it is used, and every PromQL
-expression valid (checked by promtool on a generated rule file).
+every variable defined in templating before it is used, every PromQL
+expression valid (checked by promtool on a generated rule file), and every
+metric name a query reads one that kvscope, Prometheus or the node exporter
+exposes (tests/monitoring/metric_names.py) or that rules/*.yml records.
 
 Prints one `PASS: ...` or `FAIL: ...` line per check; exits 1 on any failure.
 With --list-exprs, prints instead every panel query as JSON (variables
@@ -19,6 +21,8 @@ import re
 import subprocess
 import sys
 import tempfile
+
+import metric_names
 
 PANEL_TYPES = {"timeseries", "stat", "heatmap", "table"}
 MIN_SCHEMA_VERSION = 37
@@ -190,6 +194,51 @@ def check_exprs_parse(rep, exprs):
                   out.splitlines()[-1] if out else "promtool failed")
 
 
+def recorded_names(rules_dir):
+    """Names the recording rules in rules/*.yml write, or None without yaml."""
+    try:
+        import yaml
+    except ImportError:
+        return None
+    names = set()
+    for path in glob.glob(os.path.join(rules_dir, "*.yml")):
+        with open(path, encoding="utf-8") as f:
+            for group in (yaml.safe_load(f) or {}).get("groups", []):
+                names.update(r["record"] for r in group.get("rules", []) if "record" in r)
+    return names
+
+
+def variable_queries(paths):
+    """(dashboard, variable, query) of every query variable."""
+    for path in paths:
+        try:
+            with open(path, encoding="utf-8") as f:
+                dash = json.load(f)
+        except (OSError, ValueError):
+            continue  # reported by check_dashboard
+        if "dashboard" in dash and "panels" not in dash:
+            dash = dash["dashboard"]
+        for var in dash.get("templating", {}).get("list", []):
+            if var.get("type") == "query":
+                yield os.path.basename(path), var.get("name", ""), variable_query(var)
+
+
+def check_exprs_names(rep, exprs, paths, rules_dir):
+    """Every metric a panel or a variable reads is exposed or recorded."""
+    recorded = recorded_names(rules_dir)
+    if not rep.check(recorded is not None, "python3 yaml module present", "apt-get install python3-yaml"):
+        return
+    known = metric_names.series_names() | recorded
+    for e in exprs:
+        unknown = sorted(set(metric_names.metric_names(e["expr"])) - known)
+        rep.check(not unknown, f"{e['dashboard']}: panel {e['panel']} query {e['refId']} reads known metrics",
+                  f"unknown {unknown}")
+    for dash, vname, query in variable_queries(paths):
+        m = re.match(r"label_values\((.*),\s*\w+\)$", query)
+        unknown = sorted(set(metric_names.metric_names(substitute(m.group(1)))) - known) if m else []
+        rep.check(not unknown, f"{dash}: variable {vname} reads known metrics", f"unknown {unknown}")
+
+
 def check_provisioning(rep, pdir):
     """Grafana provisioning files: a file provider and a Prometheus datasource."""
     try:
@@ -218,6 +267,8 @@ def check_provisioning(rep, pdir):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dir", default=os.path.join(os.path.dirname(__file__), "..", "..", "dashboards"))
+    ap.add_argument("--rules", default=os.path.join(os.path.dirname(__file__), "..", "..", "rules"),
+                    help="where the recording rules the queries may read are")
     ap.add_argument("--list-exprs", action="store_true",
                     help="print the panel queries as JSON instead of checking")
     args = ap.parse_args()
@@ -237,6 +288,7 @@ def main():
     for p in paths:
         check_dashboard(rep, p, exprs)
     check_exprs_parse(rep, exprs)
+    check_exprs_names(rep, exprs, paths, args.rules)
     check_provisioning(rep, os.path.join(args.dir, "provisioning"))
     print(f"dashboards: {rep.passed} passed, {rep.failed} failed")
     return 1 if rep.failed else 0

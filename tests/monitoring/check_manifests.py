@@ -5,7 +5,8 @@ Every YAML file parses; the DaemonSet runs with hostPID, exactly the
 capabilities kvscope needs, the host mounts, scrape annotations, resource
 bounds and probes; the systemd unit carries the same capabilities and its
 hardening; the Dockerfile builds the agent and installs its runtime
-libraries. Prints `PASS: ...`/`FAIL: ...` lines; exits 1 on any failure.
+libraries only; the Prometheus configs take addresses from discovery and
+the monitoring stack has its highly available shape. Prints `PASS: ...`/`FAIL: ...` lines; exits 1 on any failure.
 """
 
 import argparse
@@ -20,12 +21,13 @@ except ImportError:  # Debian: python3-yaml
     print("FAIL: python3 yaml module missing (apt-get install python3-yaml)")
     sys.exit(1)
 
-# exactly what the daemon keeps after start-up (agent/caps.c)
+# exactly what the daemon keeps after start-up (agent/common/caps.c): the systemd unit
 CAPS = {"SYS_ADMIN", "BPF", "PERFMON", "SYS_PTRACE", "DAC_READ_SEARCH"}
-HOST_MOUNTS = {  # host path -> path in the container
-    "/sys/kernel/btf": "/sys/kernel/btf",
+# what the container needs under the runtime's default seccomp profile, as the
+# container suite (tests/container) shows by dropping each
+DAEMONSET_CAPS = {"SYS_ADMIN", "SYS_PTRACE"}
+HOST_MOUNTS = {  # host path -> path in the container, all read-only
     "/sys/kernel/tracing": "/sys/kernel/tracing",
-    "/sys/fs/bpf": "/sys/fs/bpf",
     "/proc": "/host/proc",
 }
 SCRAPE_ANNOTATIONS = {"prometheus.io/scrape": "true", "prometheus.io/port": "2112",
@@ -42,7 +44,8 @@ UNIT_SETTINGS = {
     "Restart": "on-failure",
     "ExecStart": "/usr/local/bin/kvscope --web.listen-address=:2112",
 }
-RUNTIME_LIBS = ("libbpf1", "libelf1", "libcapstone4", "libmicrohttpd12", "libyaml-0-2", "zlib1g")
+RUNTIME_LIBS = ("libbpf1", "libelf1", "libcapstone4", "libmicrohttpd12", "libgnutls30", "libyaml-0-2",
+                "zlib1g", "libcap2", "libcrypt1")
 
 
 class Report:
@@ -88,8 +91,8 @@ def check_container(rep, c):
     sc = c.get("securityContext", {})
     caps = sc.get("capabilities", {})
     added = {str(x).upper().removeprefix("CAP_") for x in caps.get("add", [])}
-    rep.check(added == CAPS, "container adds exactly the needed capabilities",
-              f"adds {sorted(added)}, want {sorted(CAPS)}")
+    rep.check(added == DAEMONSET_CAPS, "container adds exactly the needed capabilities",
+              f"adds {sorted(added)}, want {sorted(DAEMONSET_CAPS)}")
     rep.check([str(x).upper() for x in caps.get("drop", [])] == ["ALL"], "container drops all others",
               f"drops {caps.get('drop')}")
     rep.check(not sc.get("privileged", False), "container is not privileged", "privileged: true")
@@ -99,7 +102,13 @@ def check_container(rep, c):
     rep.check("--path.procfs=/host/proc" in args, "kvscope reads the host's /proc", f"args {args}")
     mounts = {m.get("mountPath") for m in c.get("volumeMounts", [])}
     missing = sorted(set(HOST_MOUNTS.values()) - mounts)
-    rep.check(not missing, "container mounts BTF, tracefs, bpffs and host /proc", f"missing {missing}")
+    rep.check(not missing, "container mounts tracefs and host /proc", f"missing {missing}")
+    writable = sorted(m.get("mountPath") for m in c.get("volumeMounts", []) if not m.get("readOnly"))
+    rep.check(not writable, "every mount is read-only", f"writable {writable}")
+    rep.check(sc.get("readOnlyRootFilesystem") is True, "root filesystem is read-only",
+              f"readOnlyRootFilesystem is {sc.get('readOnlyRootFilesystem')!r}")
+    seccomp = sc.get("seccompProfile", {}).get("type")
+    rep.check(seccomp == "RuntimeDefault", "seccomp is the runtime's default", f"seccompProfile {seccomp}")
     res = c.get("resources", {})
     rep.check(all(k in res.get(s, {}) for s in ("requests", "limits") for k in ("cpu", "memory")),
               "container has cpu/memory requests and limits", f"resources {res}")
@@ -130,6 +139,8 @@ def check_daemonset(rep, docs):
     host = {v.get("hostPath", {}).get("path"): v.get("name") for v in spec.get("volumes", [])}
     missing = sorted(set(HOST_MOUNTS) - set(host))
     rep.check(not missing, "DaemonSet mounts the host paths it needs", f"missing hostPath {missing}")
+    extra = sorted(set(host) - set(HOST_MOUNTS))
+    rep.check(not extra, "DaemonSet mounts no other host path", f"also mounts {extra}")
     containers = spec.get("containers", [])
     if rep.check(len(containers) == 1, "DaemonSet has one container", f"{len(containers)} containers"):
         c = containers[0]
@@ -177,6 +188,21 @@ def check_unit(rep, path):
               f"has {sorted(families)}")
 
 
+def dockerfile_stages(text):
+    """[(base image, stage text)] with ARG defaults before the first FROM
+    substituted into the base names."""
+    args = dict(re.findall(r"^ARG\s+(\w+)=(\S+)", text[:text.find("FROM")], re.M))
+    starts = [m.start() for m in re.finditer(r"^FROM\s", text, re.M)]
+    stages = []
+    for i, start in enumerate(starts):
+        body = text[start:starts[i + 1] if i + 1 < len(starts) else len(text)]
+        base = body.split()[1]
+        for k, v in args.items():
+            base = base.replace("${%s}" % k, v).replace("$" + k, v)
+        stages.append((base, body))
+    return stages
+
+
 def check_dockerfile(rep, path):
     try:
         with open(path, encoding="utf-8") as f:
@@ -184,15 +210,57 @@ def check_dockerfile(rep, path):
     except OSError as e:
         rep.check(False, "Dockerfile readable", str(e))
         return
-    stages = re.findall(r"^FROM\s+(\S+)", text, re.M)
-    rep.check(len(stages) >= 2 and stages[-1] == "debian:bookworm-slim",
-              "Dockerfile builds in one stage and runs on bookworm-slim", f"stages {stages}")
-    rep.check(re.search(r"^RUN\s+make build/kvscope\s*$", text, re.M) is not None,
+    stages = dockerfile_stages(text)
+    bases = [b for b, _ in stages]
+    rep.check(len(stages) >= 2 and bases[-1] == "debian:bookworm-slim",
+              "Dockerfile builds in one stage and runs on bookworm-slim by default", f"stages {bases}")
+    build = "".join(body for _, body in stages[:-1])
+    rep.check(re.search(r"^RUN\s+make build/kvscope\b", build, re.M) is not None,
               "Dockerfile builder runs make build/kvscope", "no `RUN make build/kvscope`")
-    runtime = text[text.rfind("FROM"):]
+    runtime = stages[-1][1] if stages else ""
     missing = [lib for lib in RUNTIME_LIBS if not re.search(rf"\b{re.escape(lib)}\b", runtime)]
     rep.check(not missing, "runtime stage installs the shared libraries", f"missing {missing}")
+    tools = re.findall(r"\b(gcc|clang|llvm|make|[\w.+-]+-dev)\b", runtime.split("COPY")[0])
+    rep.check(not tools, "runtime stage installs no compiler or headers", f"installs {tools}")
     rep.check("COPY --from=" in runtime, "runtime stage copies the built agent", "no COPY --from")
+
+
+def static_addresses(config):
+    """Jobs and Alertmanager groups of a Prometheus config that name
+    addresses in the file itself (static_configs) instead of target files."""
+    groups = config.get("scrape_configs", []) + config.get("alerting", {}).get("alertmanagers", [])
+    return [g.get("job_name", "alertmanagers") for g in groups if "static_configs" in g]
+
+
+def check_ha(rep, docs, deploy):
+    """The highly available shape: two replicas told apart by a `replica`
+    external label that alerts drop, every Alertmanager peer as a target,
+    and a peer list for the Alertmanager cluster."""
+    for rel in ("prometheus.yml", os.path.join("kubernetes", "prometheus.yml")):
+        config = (docs.get(rel) or [{}])[0]
+        rep.check(not static_addresses(config), f"{rel} takes addresses from discovery only",
+                  f"static_configs in {static_addresses(config)}")
+        labels = config.get("global", {}).get("external_labels", {})
+        rep.check(labels.get("replica") == "${PROMETHEUS_REPLICA}",
+                  f"{rel} labels each replica from PROMETHEUS_REPLICA", f"external_labels {labels}")
+        drops = [r for r in config.get("alerting", {}).get("alert_relabel_configs", [])
+                 if r.get("action") == "labeldrop" and r.get("regex") == "replica"]
+        rep.check(bool(drops), f"{rel} drops the replica label from alerts", "no labeldrop of replica")
+    ams = [t for g in docs.get(os.path.join("targets", "alertmanagers.yml"), [[]])[0] for t in g.get("targets", [])]
+    rep.check(len(ams) >= 2, "every Alertmanager peer is a target", f"alertmanagers {ams}")
+    defaults = {}
+    for name in ("prometheus", "prometheus-alertmanager"):
+        try:
+            with open(os.path.join(deploy, "default", name), encoding="utf-8") as f:
+                defaults[name] = dict(re.findall(r'^(\w+)="?(.*?)"?$', f.read(), re.M))
+        except OSError as e:
+            defaults[name] = {}
+            rep.check(False, f"default/{name} readable", str(e))
+    prom = defaults["prometheus"]
+    rep.check("expand-external-labels" in prom.get("ARGS", "") and prom.get("PROMETHEUS_REPLICA"),
+              "default/prometheus names the replica and expands it", f"has {prom}")
+    peers = re.findall(r"--cluster\.peer=(\S+)", defaults["prometheus-alertmanager"].get("ARGS", ""))
+    rep.check(len(peers) >= 2, "default/prometheus-alertmanager lists the cluster's peers", f"peers {peers}")
 
 
 def main():
@@ -205,6 +273,7 @@ def main():
     check_daemonset(rep, docs)
     check_unit(rep, os.path.join(args.dir, "systemd", "kvscope.service"))
     check_dockerfile(rep, os.path.join(args.dir, "Dockerfile"))
+    check_ha(rep, docs, args.dir)
     print(f"manifests: {rep.passed} passed, {rep.failed} failed")
     return 1 if rep.failed else 0
 

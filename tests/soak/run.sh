@@ -10,7 +10,7 @@ cd "$(dirname "$0")" || exit 1
 mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true
 seconds=${SOAK_SECONDS:-600}
 state=$(mktemp -d /tmp/kvscope-soak.XXXXXX)
-export SOAK_SECONDS=$seconds SOAK_STATE=$state PYTHONDONTWRITEBYTECODE=1
+export SOAK_SECONDS=$seconds SCENARIO_STATE=$state PYTHONPATH=$PWD/../lib PYTHONDONTWRITEBYTECODE=1
 
 # shellcheck source=../integration/scenario-cleanup.sh
 . ../integration/scenario-cleanup.sh

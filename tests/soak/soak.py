@@ -8,23 +8,17 @@ which neither a member nor kvscope restarted. SOAK_SECONDS sets the length
 (default 600); it prints one table and `soak: N passed, N failed`."""
 
 import os
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "integration"))
-sys.path.insert(0, os.path.join(HERE, "..", "fidelity"))
-from kvtest import (CLUSTER, PLAIN_KVSCOPE, ROOT, BinaryAgent, Cluster, bpf_fd_ids,  # noqa: E402
-                    bpf_ids_alive, value, wait_for)
-from fidelity import (Gateway, Load, Table, compare_counters, leader_of,  # noqa: E402
-                      quiet_snapshot, run_and_report, stop_cluster)
+from kvtest import PLAIN_KVSCOPE, ROOT, Agent, bpf_fds, bpf_ids_alive, value, wait_for
+from kvtest.scenario import (MAX_REQUEST_BYTES, STARTED, Gateway, Load, ScenarioCluster, Table,
+                             compare_counters, leader_of, log, note_state, quiet_snapshot,
+                             run_and_report, stop_cluster)
 
 SOAK_SECONDS = int(os.environ.get("SOAK_SECONDS", "600"))
 KVSCOPE_BIN = os.environ.get("SOAK_KVSCOPE", PLAIN_KVSCOPE)
-MAX_REQUEST_BYTES = 8192  # fidelity's designed failures assume it
 RATE = 200  # requests per second at most, all threads together
 THREADS = 4
 KILL_EVERY = 60
@@ -32,19 +26,7 @@ RSS_EVERY = 10
 RSS_GROWTH_MAX = 1024 * 1024
 LOST_REASONS = ["inflight_full", "read_fault", "stale", "unmatched_end", "ring_full"]
 MIB = 1024 * 1024
-T0 = [time.time()]
-
-
-def log(msg):
-    print("  [%6.1fs] %s" % (time.time() - T0[0], msg), flush=True)
-
-
-def note_state(key, val):
-    """Tell run.sh what to clean up if this process is killed."""
-    state = os.environ.get("SOAK_STATE")
-    if state:
-        with open(os.path.join(state, key), "w") as f:
-            f.write(str(val))
+T0 = STARTED  # log() times from the same start
 
 
 class SteadyLoad:
@@ -119,18 +101,6 @@ class SteadyLoad:
             t.join(30)
 
 
-class SoakCluster(Cluster):
-    """The cluster, its directory told to run.sh before any member starts."""
-
-    def __init__(self):  # members start in start()
-        self.dir = tempfile.mkdtemp(prefix="kvscope-soak-")
-        note_state("cluster_dir", self.dir)
-
-    def start(self, *flags):
-        subprocess.run([CLUSTER, "start", self.dir, *flags], check=True, timeout=60)
-        self.reload()
-
-
 class RssSampler:
     """process_resident_memory_bytes of the current agent every RSS_EVERY s."""
 
@@ -168,7 +138,7 @@ class Soak:
 
     def start_agent(self):
         tag = self.cluster.names[0].rsplit("-", 1)[0]
-        self.agent = BinaryAgent(KVSCOPE_BIN, "--target.name=%s-*" % tag)
+        self.agent = Agent([], "--target.name=%s-*" % tag, binary=KVSCOPE_BIN)
         note_state("agent_pid", self.agent.proc.pid)
         self.agent.wait_attached(self.cluster.names)
         self.logs.append(self.agent.log_path)
@@ -185,7 +155,7 @@ class Soak:
             self.steady.resume()
 
     def run(self):
-        self.cluster = SoakCluster()
+        self.cluster = ScenarioCluster("kvscope-soak-")
         self.cluster.start("--max-request-bytes=%d" % MAX_REQUEST_BYTES, "--metrics=extensive")
         c = self.cluster
         log("cluster up: %s" % ", ".join(c.clients))
@@ -248,7 +218,7 @@ class Soak:
         s = self.snapshot()
         self.run1_metrics = s.kvscope_metrics
         pid = self.agent.proc.pid
-        links, progs = bpf_fd_ids(pid)
+        links, progs, _ = bpf_fds(pid)
         rc = self.agent.stop()
         try:  # the kernel frees a closed program after an RCU grace period
             wait_for(lambda: not any(bpf_ids_alive(links, progs)), 3, step=0.2,

@@ -76,8 +76,12 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.log_level, LOG_INFO);
 	assert_int_equal(cfg.log_format, LOG_LOGFMT);
 	assert_null(cfg.profile_dir);
-	assert_null(cfg.target_exe);
+	assert_int_equal(cfg.nexe, 0);
+	assert_int_equal(cfg.nname, 0);
+	assert_int_equal(cfg.nuids, 0);
+	assert_int_equal(cfg.ncgroup, 0);
 	assert_null(cfg.target_name);
+	assert_true(near(cfg.reclaim_after_s, 300));
 	assert_null(cfg.probes_binary);
 	assert_int_equal(cfg.npids, 0);
 	assert_int_equal(cfg.max_targets, 64);
@@ -109,8 +113,19 @@ static void check_every_flag(const char *const *words)
 	assert_int_equal(cfg.pids[0], 12);
 	assert_int_equal(cfg.pids[1], 13);
 	assert_int_equal(cfg.pids[2], 77);
-	assert_string_equal(cfg.target_exe, "*/etcd");
+	assert_int_equal(cfg.nexe, 2);
+	assert_string_equal(cfg.exe_globs[0], "*/etcd");
+	assert_string_equal(cfg.exe_globs[1], "/usr/local/bin/*");
+	assert_int_equal(cfg.nname, 1);
+	assert_string_equal(cfg.name_globs[0], "infra*");
 	assert_string_equal(cfg.target_name, "infra*");
+	assert_int_equal(cfg.nuids, 3);
+	assert_int_equal(cfg.uids[0], 0);
+	assert_int_equal(cfg.uids[1], 1001);
+	assert_int_equal(cfg.uids[2], 65534);
+	assert_int_equal(cfg.ncgroup, 1);
+	assert_string_equal(cfg.cgroup_globs[0], "/kubepods*");
+	assert_true(near(cfg.reclaim_after_s, 90));
 	assert_int_equal(cfg.max_targets, 8);
 	assert_true(near(cfg.discovery_interval_s, 2.0));
 	args_free(&a);
@@ -119,12 +134,13 @@ static void check_every_flag(const char *const *words)
 static void test_every_flag_equals_form(void **state)
 {
 	(void)state;
-	check_every_flag(WORDS("--web.listen-address=127.0.0.1:9999", "--web.telemetry-path=/m",
-			       "--log.level=debug", "--log.format=json",
-			       "--profile.dir=/etc/kvscope", "--path.procfs=/host/proc",
-			       "--histogram.buckets=0.001,0.01,1", "--target.pid=12,13", "--pid=77",
-			       "--target.exe=*/etcd", "--target.name=infra*", "--max-targets=8",
-			       "--discovery.interval=2s"));
+	check_every_flag(WORDS(
+	    "--web.listen-address=127.0.0.1:9999", "--web.telemetry-path=/m", "--log.level=debug",
+	    "--log.format=json", "--profile.dir=/etc/kvscope", "--path.procfs=/host/proc",
+	    "--histogram.buckets=0.001,0.01,1", "--target.pid=12,13", "--pid=77",
+	    "--target.exe=*/etcd", "--target.exe=/usr/local/bin/*", "--target.name=infra*",
+	    "--target.uid=0,1001", "--target.uid=65534", "--target.cgroup=/kubepods*",
+	    "--target.reclaim-after=1.5m", "--max-targets=8", "--discovery.interval=2s"));
 }
 
 static void test_every_flag_separate_form(void **state)
@@ -134,8 +150,10 @@ static void test_every_flag_separate_form(void **state)
 	    "--web.listen-address", "127.0.0.1:9999", "--web.telemetry-path", "/m", "--log.level",
 	    "debug", "--log.format", "json", "--profile.dir", "/etc/kvscope", "--path.procfs",
 	    "/host/proc", "--histogram.buckets", "0.001,0.01,1", "--target.pid", "12",
-	    "--target.pid", "13", "--pid", "77", "--target.exe", "*/etcd", "--target.name",
-	    "infra*", "--max-targets", "8", "--discovery.interval", "2s"));
+	    "--target.pid", "13", "--pid", "77", "--target.exe", "*/etcd", "--target.exe",
+	    "/usr/local/bin/*", "--target.name", "infra*", "--target.uid", "0,1001", "--target.uid",
+	    "65534", "--target.cgroup", "/kubepods*", "--target.reclaim-after", "90s",
+	    "--max-targets", "8", "--discovery.interval", "2s"));
 }
 
 static void test_limits_accepted(void **state)
@@ -186,6 +204,17 @@ static void test_bad_flags(void **state)
 	    {WORDS("--discovery.interval=5"), "--discovery.interval"},
 	    {WORDS("--discovery.interval=1ms"), "--discovery.interval"},
 	    {WORDS("--discovery.interval=soon"), "--discovery.interval"},
+	    {WORDS("--target.uid=-1"), "--target.uid"},
+	    {WORDS("--target.uid=4294967295"), "--target.uid"},
+	    {WORDS("--target.uid=root"), "--target.uid"},
+	    {WORDS("--target.uid=1,,2"), "--target.uid"},
+	    {WORDS("--target.uid="), "--target.uid"},
+	    {WORDS("--target.exe="), "--target.exe"},
+	    {WORDS("--target.cgroup="), "--target.cgroup"},
+	    {WORDS("--target.name="), "--target.name"},
+	    {WORDS("--target.reclaim-after=0s"), "--target.reclaim-after"},
+	    {WORDS("--target.reclaim-after=5"), "--target.reclaim-after"},
+	    {WORDS("--target.reclaim-after=-1m"), "--target.reclaim-after"},
 	    {WORDS("-x"), "-x"},
 	    {WORDS("-xh"), "-x"},
 	    {WORDS("-hx"), "-x"},
@@ -324,6 +353,9 @@ static void test_usage_names_every_flag(void **state)
 					    "--target.pid",
 					    "--target.exe",
 					    "--target.name",
+					    "--target.uid",
+					    "--target.cgroup",
+					    "--target.reclaim-after",
 					    "--max-targets",
 					    "--discovery.interval",
 					    "--help",

@@ -184,6 +184,47 @@ static void test_null_is_harmless(void **state)
 	assert_int_equal(len, 0);
 }
 
+/* Any bytes a tenant chose reach a label value valid and bounded. */
+static void test_label_values_valid_and_capped(void **state)
+{
+	struct expo *e = expo__new();
+	char huge[1000], want[400];
+	const char *data;
+
+	(void)state;
+	assert_non_null(e);
+	memset(huge, 'a', sizeof(huge) - 1);
+	huge[sizeof(huge) - 1] = '\0';
+	const struct label l[] = {{"target", "bad\xffname"},
+				  {"exe", "/tmp/\xc0\xaf\"q\"\\"},
+				  {"huge", huge},
+				  {"ok", "caf\xc3\xa9"}};
+
+	expo__sample_u64(e, "m", l, 4, 1);
+	data = expo__data(e, NULL);
+	memset(want, 'a', 256);
+	want[256] = '\0';
+	char line[1400];
+
+	snprintf(line, sizeof(line),
+		 "m{target=\"bad\xef\xbf\xbdname\",exe=\"/tmp/\xef\xbf\xbd\\\"q\\\"\\\\\","
+		 "huge=\"%s\",ok=\"caf\xc3\xa9\"} 1\n",
+		 want);
+	assert_string_equal(data, line);
+	/* a value cut at the cap never ends inside a character */
+	char euros[400] = "";
+
+	while (strlen(euros) + 3 < sizeof(euros))
+		strcat(euros, "\xe2\x82\xac");
+	expo__reset(e);
+	const struct label l2[] = {{"v", euros}};
+
+	expo__sample_u64(e, "m", l2, 1, 2);
+	data = expo__data(e, NULL);
+	assert_int_equal(strlen(data), strlen("m{v=\"\"} 2\n") + 255);
+	expo__free(e);
+}
+
 /* Feeds `data` to `promtool check metrics`; returns its exit status and output. */
 static int run_promtool(const char *data, size_t len, char *out, size_t outlen)
 {
@@ -244,6 +285,7 @@ int main(void)
 	    cmocka_unit_test(test_histogram_without_labels),
 	    cmocka_unit_test(test_reset_and_growth),
 	    cmocka_unit_test(test_null_is_harmless),
+	    cmocka_unit_test(test_label_values_valid_and_capped),
 	    cmocka_unit_test(test_promtool_accepts_output),
 	};
 

@@ -7,7 +7,11 @@
 
 #include <arpa/inet.h>
 #include <crypt.h>
+#include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdbool.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -650,7 +654,8 @@ static const char make_certs[] =
     "sign() { openssl req $ec -keyout $1.key -out $1.csr -subj /CN=$1\n"
     "  openssl x509 -req -in $1.csr -CA $2.crt -CAkey $2.key -CAcreateserial -days 2 "
     "-extfile $3.ext -out $1.crt; }\n"
-    "sign server ca server\nsign client ca client\nsign intruder rogue client\n";
+    "sign server ca server\nsign client ca client\nsign intruder rogue client\n"
+    "sign notclient ca server\n";
 
 static int tls_setup(void **state)
 {
@@ -851,7 +856,8 @@ enum outcome {
 struct client_case {
 	const char *client_auth;
 	const char *ca_line;
-	enum outcome no_cert, good_cert, rogue_cert;
+	/* no certificate, a client one, a rogue CA's, our CA's made for a server */
+	enum outcome want[4];
 };
 
 static void assert_outcome(const struct curl_result *r, enum outcome want, const char *what)
@@ -877,39 +883,39 @@ static void assert_outcome(const struct curl_result *r, enum outcome want, const
 static void test_tls_client_cert_modes(void **state)
 {
 	static const struct client_case cases[] = {
-	    {"RequireAndVerifyClientCert", "  client_ca_file: ca.crt\n", NO_HANDSHAKE, SERVED,
-	     NO_HANDSHAKE},
-	    {"VerifyClientCertIfGiven", "  client_ca_file: ca.crt\n", SERVED, SERVED, FORBIDDEN},
-	    {"RequireAnyClientCert", "", NO_HANDSHAKE, SERVED, SERVED},
-	    {"RequestClientCert", "", SERVED, SERVED, SERVED},
-	    {"NoClientCert", "", SERVED, SERVED, SERVED},
+	    {"RequireAndVerifyClientCert",
+	     "  client_ca_file: ca.crt\n",
+	     {NO_HANDSHAKE, SERVED, NO_HANDSHAKE, NO_HANDSHAKE}},
+	    {"VerifyClientCertIfGiven",
+	     "  client_ca_file: ca.crt\n",
+	     {SERVED, SERVED, FORBIDDEN, FORBIDDEN}},
+	    {"RequireAnyClientCert", "", {NO_HANDSHAKE, SERVED, SERVED, SERVED}},
+	    {"RequestClientCert", "", {SERVED, SERVED, SERVED, SERVED}},
+	    {"NoClientCert", "", {SERVED, SERVED, SERVED, SERVED}},
 	};
-	static const char *const certs[3] = {"", "--cert client.crt --key client.key",
-					     "--cert intruder.crt --key intruder.key"};
-	char yaml[512], args[256], what[128];
+	static const char *const certs[4] = {"", "--cert client.crt --key client.key",
+					     "--cert intruder.crt --key intruder.key",
+					     "--cert notclient.crt --key notclient.key"};
+	static const char *const named[4] = {"no certificate", "a trusted one", "a rogue one",
+					     "a server's (no clientAuth)"};
+	char yaml[512], args[256], what[160];
 	struct web_server w;
 	struct curl_result r;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		const enum outcome want[3] = {cases[i].no_cert, cases[i].good_cert,
-					      cases[i].rogue_cert};
-
 		snprintf(yaml, sizeof(yaml), "%s  client_auth_type: %s\n%s", tls_only,
 			 cases[i].client_auth, cases[i].ca_line);
 		web_server_start(&w, yaml);
-		for (int c = 0; c < 3; c++) {
+		for (int c = 0; c < 4; c++) {
 			snprintf(args, sizeof(args), "--cacert ca.crt %s", certs[c]);
-			snprintf(what, sizeof(what), "%s with %s", cases[i].client_auth,
-				 c == 0	  ? "no certificate"
-				 : c == 1 ? "a trusted one"
-					  : "a rogue one");
+			snprintf(what, sizeof(what), "%s with %s", cases[i].client_auth, named[c]);
 			curl(w.port, "/metrics", args, &r);
-			assert_outcome(&r, want[c], what);
+			assert_outcome(&r, cases[i].want[c], what);
 			/* Every path is behind the same door. */
 			curl(w.port, "/healthz", args, &r);
-			if (want[c] != SERVED)
-				assert_outcome(&r, want[c], what);
+			if (cases[i].want[c] != SERVED)
+				assert_outcome(&r, cases[i].want[c], what);
 		}
 		web_server_stop(&w);
 	}
@@ -941,7 +947,7 @@ static void test_basic_auth(void **state)
 	    "Authorization: Bearer YWxpY2U6c2VjcmV0\r\n",
 	    "Authorization: Basic\r\n",
 	};
-	static const char *const paths[] = {"/metrics", "/healthz", "/", "/nope"};
+	static const char *const paths[] = {"/metrics", "/", "/nope"};
 	char yaml[256], hash[128], v[128];
 	struct web_server w;
 	struct response r;
@@ -970,6 +976,180 @@ static void test_basic_auth(void **state)
 	fetch(w.port, "GET", "/healthz", "Authorization: Basic YWxpY2U6c2VjcmV0\r\n", &r);
 	assert_int_equal(r.status, 200);
 	response_free(&r);
+	/* the orchestrator's probes need no password, and cost no bcrypt */
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		struct web_auth_stats before, after;
+
+		webconfig__auth_stats(&w.cfg, &before);
+		fetch(w.port, "GET", "/healthz", refused[i], &r);
+		assert_int_equal(r.status, 200);
+		assert_string_equal(r.body, "ok\n");
+		response_free(&r);
+		fetch(w.port, "GET", "/ready", refused[i], &r);
+		assert_int_equal(r.status, 503); /* the agent has not said it is ready */
+		response_free(&r);
+		webconfig__auth_stats(&w.cfg, &after);
+		assert_int_equal(after.bcrypts, before.bcrypts);
+	}
+	http_server__set_ready(w.srv);
+	fetch(w.port, "GET", "/ready", "", &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "ready\n");
+	response_free(&r);
+	assert_int_equal(w.rc.scrapes, 1);
+	web_server_stop(&w);
+}
+
+/* Holds the bcrypt slots busy until released. */
+static sem_t slot_entered, slot_release;
+
+static void hold_bcrypt_slot(void)
+{
+	sem_post(&slot_entered);
+	sem_wait(&slot_release);
+}
+
+struct busy_fetch {
+	unsigned port;
+	int status;
+};
+
+static void *fetch_wrong_password(void *arg)
+{
+	struct busy_fetch *b = arg;
+	struct response r;
+
+	fetch(b->port, "GET", "/metrics", "Authorization: Basic YWxpY2U6d3Jvbmc=\r\n", &r);
+	b->status = r.status;
+	response_free(&r);
+	return NULL;
+}
+
+/*
+ * A flood of wrong passwords takes at most WEB_AUTH_MAX_BCRYPTS threads:
+ * past that, 429 at once, and a scraper whose pair was verified before
+ * is served on a free thread without a bcrypt.
+ */
+static void test_auth_flood_is_bounded(void **state)
+{
+	struct busy_fetch flood[WEB_AUTH_MAX_BCRYPTS];
+	pthread_t t[WEB_AUTH_MAX_BCRYPTS];
+	char yaml[256], hash[128], v[64];
+	struct web_server w;
+	struct response r;
+
+	(void)state;
+	make_hash("secret", hash, sizeof(hash));
+	snprintf(yaml, sizeof(yaml), "basic_auth_users:\n  alice: %s\n", hash);
+	web_server_start(&w, yaml);
+	fetch(w.port, "GET", "/metrics", "Authorization: Basic YWxpY2U6c2VjcmV0\r\n", &r);
+	assert_int_equal(r.status, 200);
+	response_free(&r);
+	sem_init(&slot_entered, 0, 0);
+	sem_init(&slot_release, 0, 0);
+	webconfig__bcrypt_hook = hold_bcrypt_slot;
+	for (int i = 0; i < WEB_AUTH_MAX_BCRYPTS; i++) {
+		flood[i] = (struct busy_fetch){.port = w.port};
+		assert_int_equal(pthread_create(&t[i], NULL, fetch_wrong_password, &flood[i]), 0);
+		sem_wait(&slot_entered);
+	}
+	fetch(w.port, "GET", "/metrics", "Authorization: Basic bWFsbG9yeTpzZWNyZXQ=\r\n", &r);
+	assert_int_equal(r.status, 429);
+	assert_string_equal(header(&r, "Retry-After", v, sizeof(v)), "1");
+	response_free(&r);
+	fetch(w.port, "GET", "/metrics", "Authorization: Basic YWxpY2U6c2VjcmV0\r\n", &r);
+	assert_int_equal(r.status, 200);
+	response_free(&r);
+	for (int i = 0; i < WEB_AUTH_MAX_BCRYPTS; i++)
+		sem_post(&slot_release);
+	for (int i = 0; i < WEB_AUTH_MAX_BCRYPTS; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(flood[i].status, 401);
+	}
+	webconfig__bcrypt_hook = NULL;
+	sem_destroy(&slot_entered);
+	sem_destroy(&slot_release);
+	assert_int_equal(w.rc.scrapes, 2);
+	web_server_stop(&w);
+}
+
+/* Status of /proc/self/task/TID/status field `key` as a number (hex for Cap*). */
+static unsigned long long task_field(pid_t tid, const char *key)
+{
+	char path[64], line[256];
+	unsigned long long v = ~0ull;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/status", (int)tid);
+	f = fopen(path, "r");
+	if (!f)
+		return v;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, strlen(key)))
+			v = strtoull(line + strlen(key), NULL, 16);
+	fclose(f);
+	return v;
+}
+
+static int list_tasks(pid_t *out, int max)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *de;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) && n < max)
+		if (de->d_name[0] != '.')
+			out[n++] = (pid_t)atoi(de->d_name);
+	closedir(d);
+	return n;
+}
+
+static bool listed(const pid_t *tids, int n, pid_t tid)
+{
+	for (int i = 0; i < n; i++)
+		if (tids[i] == tid)
+			return true;
+	return false;
+}
+
+/*
+ * The server's threads that read requests hold no capability; the renderer
+ * alone keeps the caller's (reading a target's files needs them).
+ */
+static void test_workers_hold_no_capabilities(void **state)
+{
+	pid_t before[64], after[64];
+	char yaml[256], hash[128];
+	struct web_server w;
+	struct response r;
+	int nb, na, workers = 0;
+	pid_t renderer;
+
+	(void)state;
+	if (task_field(gettid(), "CapEff:") == 0) {
+		print_message("skipped: the test runs without capabilities\n");
+		skip();
+	}
+	nb = list_tasks(before, 64);
+	make_hash("secret", hash, sizeof(hash));
+	snprintf(yaml, sizeof(yaml), "basic_auth_users:\n  alice: %s\n", hash);
+	web_server_start(&w, yaml); /* basic auth: a pool of worker threads */
+	fetch(w.port, "GET", "/metrics", "Authorization: Basic YWxpY2U6c2VjcmV0\r\n", &r);
+	assert_int_equal(r.status, 200);
+	response_free(&r);
+	renderer = http_server__renderer_tid(w.srv);
+	na = list_tasks(after, 64);
+	for (int i = 0; i < na; i++) {
+		if (listed(before, nb, after[i]) || after[i] == renderer)
+			continue;
+		workers++;
+		if (task_field(after[i], "CapEff:") || task_field(after[i], "CapPrm:"))
+			fail_msg("thread %d holds capabilities", (int)after[i]);
+	}
+	assert_true(workers >= 4); /* the pool, and the deadline watchdog */
+	assert_int_not_equal(task_field(renderer, "CapEff:"), 0);
+	assert_int_not_equal(task_field(gettid(), "CapEff:"), 0);
 	web_server_stop(&w);
 }
 
@@ -1020,6 +1200,8 @@ int main(void)
 	    cmocka_unit_test_setup(test_tls_min_version, tls_setup),
 	    cmocka_unit_test_setup(test_tls_client_cert_modes, tls_setup),
 	    cmocka_unit_test_setup(test_basic_auth_over_tls, tls_setup),
+	    cmocka_unit_test_setup(test_auth_flood_is_bounded, tls_setup),
+	    cmocka_unit_test_setup(test_workers_hold_no_capabilities, tls_setup),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
 

@@ -194,6 +194,72 @@ static void test_parse_stat_rejects(void **state)
 	assert_int_equal(start, 99);
 }
 
+static void test_parse_uids(void **state)
+{
+	uid_t r = 7, e = 7;
+
+	(void)state;
+	assert_int_equal(procfs_parse_uids("Name:\tetcd\nUmask:\t0022\nState:\tS\nUid:\t1000\t0\t"
+					   "0\t0\nGid:\t1000\t1000\t1000\t1000\n",
+					   &r, &e),
+			 0);
+	assert_int_equal(r, 1000);
+	assert_int_equal(e, 0);
+	assert_int_equal(procfs_parse_uids("Uid:\t65534\t65534\t65534\t65534\n", &r, &e), 0);
+	assert_int_equal(r, 65534);
+	assert_int_equal(e, 65534);
+	/* a comm may hold "Uid:" but not at a line start */
+	assert_int_equal(procfs_parse_uids("Name:\tUid:\t5\t5\nUid:\t6\t7\t0\t0\n", &r, &e), 0);
+	assert_int_equal(r, 6);
+	assert_int_equal(e, 7);
+	r = e = 9;
+	assert_int_equal(procfs_parse_uids("Name:\tx\n", &r, &e), -1);
+	assert_int_equal(procfs_parse_uids("Uid:\t1\n", &r, &e), -1);
+	assert_int_equal(procfs_parse_uids("Uid:\t-1\t-1\n", &r, &e), -1);
+	assert_int_equal(procfs_parse_uids("Uid:\t99999999999\t1\n", &r, &e), -1);
+	assert_int_equal(procfs_parse_uids("", &r, &e), -1);
+	assert_int_equal(r, 9);
+}
+
+static void test_parse_cgroup(void **state)
+{
+	static const struct {
+		const char *text, *want; /* NULL: refused */
+	} cases[] = {
+	    {"0::/kubepods.slice/kubepods-pod1.slice/cri-containerd-a.scope\n",
+	     "/kubepods.slice/kubepods-pod1.slice/cri-containerd-a.scope"},
+	    /* hybrid: the unified tree unused, systemd's v1 tree holds the path */
+	    {"12:memory:/x\n1:name=systemd:/system.slice/etcd.service\n0::/\n",
+	     "/system.slice/etcd.service"},
+	    {"1:name=systemd:/user.slice/user-1000.slice\n0::/user.slice/user-1000.slice\n",
+	     "/user.slice/user-1000.slice"},
+	    {"4:memory:/process_api/1\n0::/\n", "/"},
+	    {"1:name=systemd:/kubepods/burstable/pod1/c1", "/kubepods/burstable/pod1/c1"},
+	    {"0::/a:b\n", "/a:b"},
+	    {"12:cpu,cpuacct:/x\n", NULL},
+	    {"10::/only-v1-named-nothing\n", NULL},
+	    {"garbage", NULL},
+	    {"", NULL},
+	};
+	char out[128];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc = procfs_parse_cgroup(cases[i].text, out, sizeof(out));
+
+		if (!cases[i].want) {
+			if (rc != -1)
+				fail_msg("case %zu accepted: \"%s\"", i, out);
+			continue;
+		}
+		if (rc != 0 || strcmp(out, cases[i].want) != 0)
+			fail_msg("case %zu: rc %d \"%s\"", i, rc, out);
+	}
+	/* a path longer than the buffer is cut, not overflowed */
+	assert_int_equal(procfs_parse_cgroup("0::/0123456789\n", out, 6), 0);
+	assert_string_equal(out, "/0123");
+}
+
 /* A fake procfs root, removed with its contents at teardown. */
 struct fake_proc {
 	char root[64];
@@ -487,6 +553,8 @@ int main(void)
 	    cmocka_unit_test(test_parse_env),
 	    cmocka_unit_test(test_parse_stat),
 	    cmocka_unit_test(test_parse_stat_rejects),
+	    cmocka_unit_test(test_parse_uids),
+	    cmocka_unit_test(test_parse_cgroup),
 	    cmocka_unit_test_setup_teardown(test_ident_fake, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_ident_fake_failures, fake_setup, fake_teardown),
 	    cmocka_unit_test_setup_teardown(test_alive_fake, fake_setup, fake_teardown),

@@ -78,7 +78,7 @@ static void check_etcd_header(const struct profile *p)
 	assert_string_equal(p->version_go_string, "^3\\.[0-9]+\\.[0-9]+$");
 	assert_string_equal(p->name_flag, "--name");
 	assert_string_equal(p->name_env, "ETCD_NAME");
-	assert_int_equal(p->nmethods, 5);
+	assert_int_equal(p->nmethods, 20);
 	for (int i = 0; i < 5; i++)
 		assert_string_equal(p->methods[i], methods[i]);
 	assert_int_equal(p->noperations, 6);
@@ -118,6 +118,7 @@ static void assert_line_names(int line, const char *function)
 static void check_etcd_probes(const struct profile *p)
 {
 	static const int32_t commit[] = {0x30, 0x48}, term[] = {0x8}, state[] = {0x88};
+	static const int32_t lead[] = {0xb0}, applied[] = {0x30, 0x50};
 	const struct profile_probe *pr;
 
 	assert_true(p->nprobes >= 10);
@@ -134,16 +135,22 @@ static void check_etcd_probes(const struct profile *p)
 	assert_read(&pr->value, PROFILE_FROM_ARG, 1, NULL, 4);
 	/* tickHeartbeat's reads are an alias of tickElection's. */
 	pr = find_probe(p, "go.etcd.io/etcd/raft.(*raft).tickHeartbeat", KVS_ROLE_GAUGES);
-	assert_int_equal(pr->nreads, 3);
+	assert_int_equal(pr->nreads, 5);
 	assert_read(&pr->reads[0], PROFILE_FROM_ARG, 0, "raft.Term", 8);
 	assert_int_equal(pr->reads[0].gauge, KVS_GAUGE_RAFT_TERM);
 	assert_read(&pr->reads[1], PROFILE_FROM_ARG, 0, "raft.raftLog.committed", 8);
 	assert_int_equal(pr->reads[1].gauge, KVS_GAUGE_RAFT_COMMIT_INDEX);
 	assert_read(&pr->reads[2], PROFILE_FROM_ARG, 0, "raft.state", 8);
 	assert_int_equal(pr->reads[2].gauge, KVS_GAUGE_RAFT_STATE);
+	assert_read(&pr->reads[3], PROFILE_FROM_ARG, 0, "raft.lead", 8);
+	assert_int_equal(pr->reads[3].gauge, KVS_GAUGE_RAFT_LEAD);
+	assert_read(&pr->reads[4], PROFILE_FROM_ARG, 0, "raft.raftLog.applied", 8);
+	assert_int_equal(pr->reads[4].gauge, KVS_GAUGE_RAFT_APPLIED_INDEX);
 	assert_path(p, "raft.Term", "3.4.23", 1, term);
 	assert_path(p, "raft.raftLog.committed", "3.4.23", 2, commit);
 	assert_path(p, "raft.state", "3.4.0", 1, state);
+	assert_path(p, "raft.lead", "3.4.23", 1, lead);
+	assert_path(p, "raft.raftLog.applied", "3.4.23", 2, applied);
 	pr = find_probe(p, "go.etcd.io/etcd/mvcc/backend.(*batchTx).commit", KVS_ROLE_STORAGE_OP);
 	assert_int_equal(pr->site, PROFILE_SITE_CALL_RETURN);
 	assert_int_equal(pr->ncallees, 1);
@@ -216,7 +223,7 @@ static const struct broken broken[] = {
      "probe 1: method \"Delete\" is not in methods"},
     {PROBE("request_start"), 9, "probe 1: role request_start needs exactly one of method, value"},
     {PROBE("gauges"), 9, "probe 1: role gauges needs reads"},
-    {PROBE("gauges") "    reads: []\n", 11, "reads: needs 1 to 4 reads, found 0"},
+    {PROBE("gauges") "    reads: []\n", 11, "reads: needs 1 to 6 reads, found 0"},
     {PROBE("gauges") "    reads: [{arg: 0}]\n", 11, "reads[1]: gauge is required"},
     {PROBE("gauges") "    reads: [{arg: 0, gauge: qps}]\n", 11, "unknown gauge \"qps\""},
     {PROBE("gauges") "    reads: [{arg: 0, gauge: raft_term}]\n    value: {arg: 0}\n", 12,
@@ -284,8 +291,12 @@ static const struct broken broken[] = {
      "status.codes: code 1 appears twice"},
     {HEAD "status: {default: 99}\n", 8, "status.default: \"99\" is out of range 100..599"},
     {"format: 1\nname: t\nstore: s\nlanguage: go\nmatch: {go_module: m, "
-     "version_regex: '('}\n",
+     "version_regex: '[[:nope:]]'}\n",
      5, "match.version_regex: not a POSIX extended regular expression"},
+    /* what fuzzing found: regcomp would have taken gigabytes */
+    {"format: 1\nname: t\nstore: s\nlanguage: go\nmatch: {go_module: m, "
+     "version_regex: 'Ra+++++++++++++++++++++++++mit'}\n",
+     5, "match.version_regex: pattern refused: stacked quantifiers '++'"},
     {HEAD "files:\n  - {glob: a, class: bad.class}\n", 9,
      "files[1].class: \"bad.class\" is not a label name"},
     {HEAD "files:\n  - {class: wal}\n", 9, "files[1].glob is required"},
