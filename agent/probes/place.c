@@ -304,6 +304,11 @@ static int plan_call(const struct placing *pl, struct call_plan *plan)
 		}
 		for (k = 0; k < plan->nregs && plan->regs[k] != reg; k++)
 			;
+		if (k == SITES_MAX_VALUES) {
+			snprintf(pl->err, pl->errlen, "%s: more than %d results read at one site",
+				 pl->function, SITES_MAX_VALUES);
+			return -1;
+		}
 		if (k == plan->nregs)
 			plan->regs[plan->nregs++] = reg;
 		plan->value_of[i + 1] = k;
