@@ -66,35 +66,6 @@ class CoreSuite(unittest.TestCase):
             assert got == etcd, "%s: kvscope %s != etcd %s" % (name, got, etcd)
         self.after_load = after_k
 
-    def test_lease_maintenance_cluster_counts_exact(self):
-        """The unary RPCs beyond KV that the Kubernetes API server and
-        operators call, counted as etcd's grpc_server_handled_total counts them."""
-        c = self.cluster
-        # etcd 3.4's profile counts these services; 3.5's counts the KV service only
-        if etcd_build()["profile"] != "etcd-3.4":
-            self.skipTest("etcd 3.5's profile counts the KV service only")
-        before_k = self.agent.scrape()
-        before_e = [etcd_handled(c, m) for m in range(3)]
-        lease = c.etcdctl(0, "lease", "grant", "60").stdout.split()[1]
-        c.etcdctl(0, "lease", "timetolive", lease)
-        c.etcdctl(1, "lease", "list")
-        c.etcdctl(0, "lease", "revoke", lease)
-        c.etcdctl(2, "lease", "revoke", "1234", check=False)  # NotFound
-        c.etcdctl(1, "member", "list")
-        c.etcdctl(2, "alarm", "list")
-        c.etcdctl(0, "endpoint", "hashkv")
-        c.etcdctl(1, "defrag")
-        time.sleep(0.3)
-        after_k = self.agent.scrape()
-        seen = set()
-        for m, name in enumerate(c.names):
-            got = delta(kvscope_requests(after_k, name), kvscope_requests(before_k, name))
-            etcd = delta(etcd_handled(c, m), before_e[m])
-            assert got == etcd, "%s: kvscope %s != etcd %s" % (name, got, etcd)
-            seen |= {method for method, _ in got}
-        assert {"LeaseGrant", "LeaseTimeToLive", "LeaseLeases", "LeaseRevoke", "MemberList",
-                "Alarm", "HashKV", "Defragment"} <= seen, seen
-
     def test_histogram_count_matches_counter(self):
         m = self.agent.scrape()
         for name in self.cluster.names:

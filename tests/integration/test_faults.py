@@ -289,9 +289,9 @@ class FaultSuite(unittest.TestCase):
 def series_bound(targets):
     """Most series `targets` etcd targets can make, from etcd's profile and
     the agent's fixed families:
-      requests_total          20 methods x 12 distinct statuses      240
-      request_duration        20 methods x (16 buckets + sum + count) 360
-      request_disk_wait       20 methods                              20
+      requests_total          5 methods x 12 distinct statuses       60
+      request_duration        5 methods x (16 buckets + sum + count) 90
+      request_disk_wait       5 methods                               5
       storage_operations      6 operations x (ok, error)             12
       target/raft gauges      up, info, attached, size, in-use size,
                               term, commit, applied, leader,
@@ -302,5 +302,5 @@ def series_bound(targets):
     plus the agent's own: 5 lost reasons, 7 attach errors, build info,
     series, scrape success and duration, in-flight, reclaimed slots,
     6 process_* = 24."""
-    per_target = 240 + 360 + 20 + 12 + 11 + 3 + 240 + 8
+    per_target = 60 + 90 + 5 + 12 + 11 + 3 + 240 + 8
     return targets * per_target + 24

@@ -33,14 +33,13 @@ def has(metrics, name, **labels):
     return any(n == name and want <= set(ls) for (n, ls) in metrics)
 
 
-# The unary services kvscope counts as requests; streams are not requests.
-COUNTED_SERVICES = {"etcdserverpb.KV", "etcdserverpb.Lease", "etcdserverpb.Maintenance",
-                    "etcdserverpb.Cluster"}
+# The unary services kvscope's etcd profiles count as requests.
+COUNTED_SERVICES = {"etcdserverpb.KV"}
 
 
 def etcd_requests(metrics):
     """{(method, status): n} from etcd's own grpc_server_handled_total (unary calls of
-    the KV, Lease, Maintenance and Cluster services)."""
+    the services kvscope counts)."""
     out = {}
     for (name, labels), v in metrics.items():
         ls = dict(labels)
