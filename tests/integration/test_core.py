@@ -287,32 +287,15 @@ class CommandLineTests(unittest.TestCase):
     def test_probes_unknown_version(self):
         """An etcd of a version no profile is for (the 3.5 stand-in built as
         3.6.0, its WAL sync renamed): the nearest profile and its first failure."""
-        src = os.path.join(ROOT, "tests", "fixtures", "etcdv3")
-        tmp = tempfile.mkdtemp(prefix="kvscope-etcd36-")
-        try:
-            shutil.copytree(src, os.path.join(tmp, "src"))
-            wal = os.path.join(tmp, "src", "wal", "wal.go")
-            with open(wal) as f:
-                text = f.read()
-            with open(wal, "w") as f:
-                f.write(text.replace("sync()", "fsync()"))
-            binary = os.path.join(tmp, "etcd")
-            env = dict(os.environ, GOFLAGS="-mod=mod", GOPROXY="off", CGO_ENABLED="0",
-                       GOCACHE=os.path.join(ROOT, "build", "fixtures", ".gocache", "it"))
-            subprocess.run(["go", "build", "-trimpath", "-ldflags",
-                            "-s -w -X go.etcd.io/etcd/api/v3/version.Version=3.6.0", "-o",
-                            binary, "."], cwd=os.path.join(tmp, "src"), env=env, check=True,
-                           timeout=300)
-            r = subprocess.run([KVSCOPE, "probes", binary], capture_output=True, text=True,
-                               timeout=30)
-            print("  " + r.stdout.strip().splitlines()[-1])
-            assert r.returncode == 1, r.stdout
-            assert "etcd 3.6.0: no profile for this version; nearest etcd-3.5" in r.stdout, \
-                r.stdout
-            assert "etcd-3.5: function go.etcd.io/etcd/server/wal.(*WAL).sync " \
-                "(nor its other spellings) not found" in r.stdout, r.stdout
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        binary = unknown_version_etcd()
+        r = subprocess.run([KVSCOPE, "probes", binary], capture_output=True, text=True,
+                           timeout=30)
+        print("  " + r.stdout.strip().splitlines()[-1])
+        assert r.returncode == 1, r.stdout
+        assert "etcd 3.6.0: no profile for this version; nearest etcd-3.5" in r.stdout, \
+            r.stdout
+        assert "etcd-3.5: function go.etcd.io/etcd/server/wal.(*WAL).sync " \
+            "(nor its other spellings) not found" in r.stdout, r.stdout
 
     def test_unsupported_binary_and_broken_profile(self):
         """A store binary no profile fits: one log line, attached 0, an attach
@@ -350,6 +333,33 @@ class CommandLineTests(unittest.TestCase):
                 proc.terminate()
                 proc.wait(10)
                 shutil.rmtree(pdir, ignore_errors=True)
+
+
+def unknown_version_etcd():
+    """The etcd 3.5 stand-in built as 3.6.0 with its WAL sync renamed, under
+    build/fixtures; built once (a stock-kernel guest without Go finds it)."""
+    binary = os.path.join(ROOT, "build", "fixtures", "etcd-3.6.0-standin")
+    if os.path.exists(binary):
+        return binary
+    tmp = tempfile.mkdtemp(prefix="kvscope-etcd36-")
+    try:
+        shutil.copytree(os.path.join(ROOT, "tests", "fixtures", "etcdv3"),
+                        os.path.join(tmp, "src"))
+        wal = os.path.join(tmp, "src", "wal", "wal.go")
+        with open(wal) as f:
+            text = f.read()
+        with open(wal, "w") as f:
+            f.write(text.replace("sync()", "fsync()"))
+        env = dict(os.environ, GOFLAGS="-mod=mod", GOPROXY="off", CGO_ENABLED="0",
+                   GOCACHE=os.path.join(ROOT, "build", "fixtures", ".gocache", "it"))
+        subprocess.run(["go", "build", "-trimpath", "-ldflags",
+                        "-s -w -X go.etcd.io/etcd/api/v3/version.Version=3.6.0", "-o",
+                        binary + ".tmp", "."], cwd=os.path.join(tmp, "src"), env=env,
+                       check=True, timeout=300)
+        os.rename(binary + ".tmp", binary)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return binary
 
 
 TOY_PROFILE = """format: 1

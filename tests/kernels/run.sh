@@ -49,6 +49,10 @@ prepare_checkout() {
 	if [ ! -x build/fixtures/goserver ]; then
 		make --no-print-directory build/fixtures/goserver >&2 || fail_early "cannot build the Go fixture"
 	fi
+	# the unknown-version stand-in test_core probes, built here: the guest may have no Go
+	(cd tests/integration && PYTHONPATH=../lib python3 -c \
+		'import test_core; test_core.unknown_version_etcd()') >&2 ||
+		fail_early "cannot build the unknown-version etcd stand-in"
 }
 
 have_kvm() {
