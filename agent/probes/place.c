@@ -171,8 +171,14 @@ static int add_site(struct resolution *r, int probe, const struct placing *pl,
 {
 	struct resolved_site *grown, *rs;
 
-	/* a single-step costs every request ~20 us: refuse rather than slow the store */
-	if (per_request(pl->probe) && site->cost == SITE_COST_SINGLESTEP) {
+	/*
+	 * A single-step costs every request ~20 us: refuse rather than slow the
+	 * store. A return site is the exception: the kernel puts a uretprobe at
+	 * the function's entry, whatever instruction is there, and `kvscope
+	 * probes` shows its cost.
+	 */
+	if (per_request(pl->probe) && site->cost == SITE_COST_SINGLESTEP &&
+	    pl->probe->site != PROFILE_SITE_RETURN) {
 		snprintf(pl->err, pl->errlen,
 			 "%s: no cheap site for a per-request probe (best: %s at +0x%llx, "
 			 "single-stepped)",

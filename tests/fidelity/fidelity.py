@@ -13,10 +13,10 @@ import time
 
 from kvtest import (KVSCOPE, ROOT, Agent, bpf_fds, bpf_ids_alive, kvscope_links, uprobe_events,
                     value, wait_for)
-from kvtest.scenario import (MAX_REQUEST_BYTES, STARTED, Gateway, Load, ScenarioCluster, Table,
-                             b64, compare_counters, compare_gateway, compare_gauges, increase,
-                             leader_of, log, member_status, note_state, quiet_snapshot,
-                             run_and_report, stop_cluster)
+from kvtest.scenario import (MAX_REQUEST_BYTES, STARTED, STATUS_AUTH, Gateway, Load,
+                             ScenarioCluster, Table, b64, compare_counters, compare_gateway,
+                             compare_gauges, increase, leader_of, log, member_status, note_state,
+                             quiet_snapshot, run_and_report, stop_cluster)
 
 BUDGET_SECONDS = 170  # the whole scenario; run.sh kills it a little later
 ROOT_PW, READER_PW = "fidelity-root", "fidelity-reader"
@@ -177,6 +177,7 @@ class Scenario:
         for m in all3:
             self.gw.authenticate(m, "root", ROOT_PW)
             self.gw.authenticate(m, "reader", READER_PW)
+        STATUS_AUTH[0] = (self.gw, "root")
         log("auth enabled; root and reader authenticated on every member")
         load.run(all3, 700, user="root", denied=True, start=20000)
         self.move_leader("root:" + ROOT_PW)
