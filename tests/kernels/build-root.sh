@@ -16,7 +16,7 @@ CACHE_BASE=${KVSCOPE_KERNELS_CACHE:-/var/cache/kvscope-kernels}
 PACKAGES=(
 	linux-image-amd64
 	etcd-server etcd-client prometheus
-	python3 bpftool procps iproute2 kmod util-linux
+	python3 python3-yaml bpftool procps iproute2 kmod util-linux
 	libbpf1 libelf1 libcapstone4 libmicrohttpd12 libyaml-0-2 zlib1g
 	libasan8 libubsan1
 )
