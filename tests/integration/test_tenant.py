@@ -13,7 +13,8 @@ import unittest
 from kvtest import (PLAIN_KVSCOPE, Agent, Cluster, delta, etcd_requests, free_port, has,
                     in_written_order, kvscope_requests, quiet_counts, value, wait_for)
 from kvtest.tenant import (ETCD, REDIS_SERVER, RSS_LIMIT, TENANT, Prometheus, rss_bytes,
-                           stop_within, tenant_etcd, tenant_redis, tenant_uid)
+                           stop_and_remove, stop_within, tenant_etcd, tenant_redis,
+                           tenant_uid)
 
 load_tests = in_written_order
 MIB = 1024 * 1024
@@ -377,13 +378,5 @@ class RootEtcd:
             stdout=self.log, stderr=subprocess.STDOUT)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        stop_and_remove(self.proc, self.log, self.dir)
 

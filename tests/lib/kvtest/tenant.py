@@ -28,6 +28,20 @@ TENANT = os.environ.get("KVSCOPE_TENANT", "nobody")
 RSS_LIMIT = 256 * 1024 * 1024
 
 
+def stop_and_remove(proc, log, directory):
+    """Ends a server this test started (by its PID: TERM, then KILL after
+    15 s), closes its log and removes its directory."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    log.close()
+    shutil.rmtree(directory, ignore_errors=True)
+
+
 def tenant_uid():
     return pwd.getpwnam(TENANT).pw_uid
 
@@ -192,15 +206,7 @@ class Prometheus:
         return self.api("/api/v1/query?query=" + q)["data"]["result"]
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        stop_and_remove(self.proc, self.log, self.dir)
 
 
 def rss_bytes(pid):
